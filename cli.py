@@ -1,0 +1,229 @@
+"""ser-img command line: parses arguments, calls a pipeline, prints its results.
+
+Results go to stdout (tables, or JSON with --json); logs, progress and errors to stderr.
+Exit codes: 0 success; 1 some inputs failed (the rest were processed); 2 usage error
+or unusable input; 3 model missing, damaged or incompatible; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from ser_img import __version__
+from ser_img.errors import SerImgError
+from ser_img.labels import EMOTIONS
+
+EXIT_SOME_FAILED = 1
+
+
+def _progress(items, total, label):
+    with click.progressbar(items, length=total, label=label, file=sys.stderr) as bar:
+        yield from bar
+
+
+def _errors_for_people(command):
+    """Expected failures print one line and exit with their code; no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except SerImgError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def _report_failures(failures: list[tuple[str, str]]) -> None:
+    if failures:
+        click.echo(f"{len(failures)} file(s) failed:", err=True)
+        for _, reason in failures:
+            click.echo(f"  {reason}", err=True)
+
+
+def _finish(failures) -> None:
+    _report_failures(failures)
+    sys.exit(EXIT_SOME_FAILED if failures else 0)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ser-img")
+@click.option("-v", "--verbose", is_flag=True, help="Log more detail to stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors.")
+def main(verbose: bool, quiet: bool) -> None:
+    """Speech emotion recognition from mel-spectrogram images (8 RAVDESS classes)."""
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("data/images"),
+              show_default=True, help="Folder for the PNG images, manifest.csv and render_settings.json.")
+@click.option("--force", is_flag=True, help="Re-render images that are already up to date.")
+@click.option("--workers", type=click.IntRange(1), default=None, help="Processes to use [default: all cores].")
+@click.option("--size", type=click.IntRange(8, 1024), default=None, help="Image height and width in pixels [128].")
+@click.option("--window", type=click.FloatRange(0.25, 60), default=None, help="Seconds of audio per image [3.0].")
+@_errors_for_people
+def render(sources, out_dir, force, workers, size, window):
+    """Render audio files or folders (searched recursively) to spectrogram images."""
+    from pipelines.render import render_folder
+    from ser_img.spectrogram import RenderSettings
+
+    changes = {k: v for k, v in {"height": size, "width": size, "window_s": window}.items() if v is not None}
+    report = render_folder(list(sources), out_dir, RenderSettings(**changes), force=force, workers=workers,
+                           progress=_progress)
+    click.echo(f"{report.rendered} rendered, {report.skipped} up to date, {len(report.failures)} failed "
+               f"-> {out_dir}")
+    _finish(report.failures)
+
+
+@main.command()
+@click.option("--images", "images_dir", type=click.Path(path_type=Path), default=Path("data/images"),
+              show_default=True, help="Folder written by 'ser-img render'.")
+@click.option("--head", type=click.Choice(["cnn", "mlp", "xgb", "lgbm", "stack"]), default="stack",
+              show_default=True, help="Classifier on the CNN embeddings; 'stack' combines them all.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Model directory [default: artifacts/HEAD-TIMESTAMP].")
+@click.option("--epochs", type=click.IntRange(1), default=None, help="CNN epochs [30].")
+@click.option("--folds", type=click.IntRange(2), default=5, show_default=True,
+              help="Most speaker-grouped folds (fewer if fewer speakers).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@_errors_for_people
+def train(images_dir, head, out_dir, epochs, folds, seed, force, as_json):
+    """Train the CNN and a head with speaker-grouped out-of-fold stacking."""
+    import dataclasses
+
+    from pipelines.train import train as train_model
+    from ser_img.settings import CnnSettings, TrainSettings
+
+    cnn = CnnSettings() if epochs is None else dataclasses.replace(CnnSettings(), epochs=epochs)
+    report = train_model(images_dir, head, out_dir, TrainSettings(seed=seed, max_folds=folds, cnn=cnn),
+                         force=force, progress=_progress)
+    if as_json:
+        click.echo(json.dumps({"model": str(report.model_dir), **report.metrics}, indent=2))
+    else:
+        click.echo(_metrics_table(report.metrics))
+        click.echo(f"model saved to {report.model_dir} ({report.seconds:.0f} s)")
+
+
+def _metrics_table(scores: dict) -> str:
+    members = list(scores["overall"])
+    lines = ["speaker-grouped cross-validation (pooled out-of-fold predictions)",
+             f"{'model':<8}{'accuracy':>10}{'UAR':>8}{'macro-F1':>10}   per-fold accuracy"]
+    for name in members:
+        overall = scores["overall"][name]
+        per_fold = " ".join(f"{fold[name]['accuracy']:.2f}" for fold in scores["folds"])
+        mark = " *" if name == scores["final"] else ""
+        lines.append(f"{name + mark:<8}{overall['accuracy']:>10.3f}{overall['uar']:>8.3f}"
+                     f"{overall['macro_f1']:>10.3f}   {per_fold}")
+    lines.append("* the model's output")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
+              help="Model directory [default: newest under ./artifacts].")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Where to write evaluation.json and confusion.png.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@_errors_for_people
+def evaluate(sources, model_dir, out_dir, as_json):
+    """Score a model on labelled audio (RAVDESS names or emotion-named folders)."""
+    from pipelines.evaluate import evaluate as evaluate_model
+
+    result = evaluate_model(list(sources), model_dir, out_dir, progress=_progress)
+    click.echo(f"model: {result.model_dir}", err=True)
+    if as_json:
+        click.echo(json.dumps(result.report, indent=2))
+    else:
+        click.echo(_evaluation_table(result.report))
+        click.echo(f"report: {result.out_dir}")
+    _finish(result.failures)
+
+
+def _evaluation_table(report: dict) -> str:
+    lines = [f"{report['n']} clips   accuracy {report['accuracy']:.3f}   UAR {report['uar']:.3f}   "
+             f"macro-F1 {report['macro_f1']:.3f}", "",
+             f"{'class':<10}{'precision':>10}{'recall':>8}{'F1':>7}{'n':>6}"]
+    for name, row in report["per_class"].items():
+        lines.append(f"{name:<10}{row['precision']:>10.3f}{row['recall']:>8.3f}{row['f1']:>7.3f}{row['support']:>6}")
+    lines += ["", "confusion matrix (rows true, columns predicted):",
+              " " * 10 + "".join(f"{name[:5]:>6}" for name in EMOTIONS)]
+    for name, row in zip(EMOTIONS, report["confusion_matrix"]):
+        lines.append(f"{name:<10}" + "".join(f"{count:>6}" for count in row))
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
+              help="Model directory [default: newest under ./artifacts].")
+@click.option("--json", "as_json", is_flag=True, help="One JSON record per file.")
+@_errors_for_people
+def predict(sources, model_dir, as_json):
+    """Predict the emotion of audio files or folders."""
+    from pipelines.predict import predict_files
+
+    report = predict_files(list(sources), model_dir, progress=_progress)
+    click.echo(f"model: {report.model_dir}", err=True)
+    if as_json:
+        records = [{"path": p.source, "label": p.label, "probabilities": p.probabilities}
+                   for p in report.predictions]
+        records += [{"path": source, "label": None, "error": error} for source, error in report.failures]
+        click.echo(json.dumps(records, indent=2))
+    else:
+        click.echo(_prediction_table(report.predictions))
+    _finish(report.failures)
+
+
+def _prediction_table(predictions) -> str:
+    lines = [f"{'file':<32}{'emotion':<11}" + "".join(f"{name[:7]:>8}" for name in EMOTIONS)]
+    for p in predictions:
+        name = Path(p.source).name
+        name = name if len(name) <= 31 else "…" + name[-30:]
+        lines.append(f"{name:<32}{p.label:<11}" + "".join(f"{p.probabilities[e]:>8.3f}" for e in EMOTIONS))
+    return "\n".join(lines)
+
+
+@main.command()
+@click.option("--workdir", type=click.Path(path_type=Path), default=Path("data/demo"), show_default=True,
+              help="Where the synthetic audio, images and evaluation go.")
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=Path("artifacts/demo-stack"),
+              show_default=True, help="Where the demo model goes (replaced if present).")
+@click.option("--epochs", type=click.IntRange(1), default=None, help="CNN epochs [30].")
+@_errors_for_people
+def demo(workdir, model_dir, epochs):
+    """Run everything on a small SYNTHETIC corpus: render, train, evaluate, predict."""
+    import dataclasses
+
+    from pipelines.demo import run_demo
+    from ser_img.settings import CnnSettings, TrainSettings
+
+    cnn = CnnSettings() if epochs is None else dataclasses.replace(CnnSettings(), epochs=epochs)
+    report = run_demo(workdir, model_dir, settings=TrainSettings(cnn=cnn), progress=_progress)
+    click.echo("SYNTHETIC demo corpus: these figures say nothing about real speech.\n")
+    click.echo(_metrics_table(report.train.metrics))
+    click.echo(f"\nheld-out synthetic speakers ({report.evaluation.out_dir}):")
+    click.echo(_evaluation_table(report.evaluation.report))
+    click.echo("\nsample predictions:")
+    click.echo(_prediction_table(report.predictions.predictions))
+    click.echo(f"\nmodel: {report.train.model_dir}  -  try: ser-img predict --model {report.train.model_dir} "
+               f"{workdir}/audio/heldout")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""Render audio files to spectrogram PNGs with a manifest, in parallel and incrementally."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ser_img.audio import load_audio
+from ser_img.errors import SerImgError, UsageError
+from ser_img.files import find_audio
+from ser_img.labels import clip_info
+from ser_img.manifest import (
+    ManifestRow,
+    file_sha256,
+    read_manifest,
+    read_settings,
+    write_manifest,
+    write_settings,
+)
+from ser_img.spectrogram import RenderSettings, render, write_png
+
+from . import Progress, no_progress
+
+log = logging.getLogger("ser_img")
+
+
+@dataclass
+class RenderReport:
+    out_dir: Path
+    rows: list[ManifestRow]
+    rendered: int = 0
+    skipped: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+def render_clip(source: Path, image_path: Path, settings: RenderSettings) -> ManifestRow:
+    """Render one clip to `image_path`; failures become a row with the reason."""
+    info = clip_info(source)
+    row = ManifestRow(
+        source=str(source), image="", label=info.label or "", speaker=info.speaker or "",
+        intensity=_text(info.intensity), statement=_text(info.statement),
+        repetition=_text(info.repetition), duration_s="", sample_rate="", size_bytes="",
+        mtime_ns="", sha256="", status="failed", error="",
+    )
+    try:
+        stat = source.stat()
+        audio = load_audio(source, settings.sample_rate)
+        write_png(image_path, render(audio.samples, settings))
+    except SerImgError as exc:
+        row.error = str(exc)
+        return row
+    except OSError as exc:
+        row.error = f"{source}: {exc.strerror or exc}"
+        return row
+    row.size_bytes, row.mtime_ns = str(stat.st_size), str(stat.st_mtime_ns)
+    row.sha256 = file_sha256(source)
+    row.duration_s, row.sample_rate = f"{audio.duration_s:.3f}", str(audio.source_rate)
+    row.status = "ok"
+    return row
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _render_job(job: tuple[Path, Path, str, RenderSettings]) -> ManifestRow:
+    source, image_path, image_rel, settings = job
+    row = render_clip(source, image_path, settings)
+    row.image = image_rel if row.status == "ok" else ""
+    return row
+
+
+def _is_current(previous: ManifestRow | None, source: Path, out_dir: Path) -> bool:
+    if previous is None or previous.status != "ok" or not (out_dir / previous.image).is_file():
+        return False
+    try:
+        stat = source.stat()
+    except OSError:
+        return False
+    return previous.size_bytes == str(stat.st_size) and previous.mtime_ns == str(stat.st_mtime_ns)
+
+
+def _image_names(found: list[tuple[Path, Path]], taken: dict[str, str]) -> list[str]:
+    """Image path per source: its relative path as .png, made unique if two sources clash."""
+    names = []
+    for source, relative in found:
+        name = relative.with_suffix(".png").as_posix()
+        if taken.get(name, str(source)) != str(source):
+            tag = hashlib.sha1(str(source).encode()).hexdigest()[:8]
+            name = relative.with_name(f"{relative.stem}-{tag}.png").as_posix()
+        taken[name] = str(source)
+        names.append(name)
+    return names
+
+
+def render_folder(
+    sources: list[Path],
+    out_dir: Path,
+    settings: RenderSettings | None = None,
+    force: bool = False,
+    workers: int | None = None,
+    progress: Progress = no_progress,
+) -> RenderReport:
+    """Render every audio file under `sources` into `out_dir` and (re)write its manifest."""
+    out_dir = Path(out_dir)
+    settings = settings or RenderSettings()
+    found = find_audio(sources)
+    if not found:
+        raise UsageError(f"no audio files found in {', '.join(map(str, sources))}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    previous_settings = read_settings(out_dir)
+    previous = {r.source: r for r in read_manifest(out_dir)} if (out_dir / "manifest.csv").exists() else {}
+    if previous_settings is not None and previous_settings != settings:
+        log.info("render settings differ from those in %s: re-rendering every clip", out_dir)
+        force, previous = True, {}
+    write_settings(out_dir, settings)
+
+    taken = {r.image: r.source for r in previous.values() if r.image}
+    report = RenderReport(out_dir=out_dir, rows=[])
+    jobs = []
+    for (source, _), image_rel in zip(found, _image_names(found, taken)):
+        earlier = previous.pop(str(source), None)
+        if not force and _is_current(earlier, source, out_dir):
+            report.rows.append(earlier)
+            report.skipped += 1
+        else:
+            jobs.append((source, out_dir / image_rel, image_rel, settings))
+    report.rows.extend(previous.values())  # clips rendered by earlier runs from other sources
+
+    for row in progress(run_parallel(_render_job, jobs, workers), len(jobs), "rendering"):
+        report.rows.append(row)
+        if row.status == "ok":
+            report.rendered += 1
+        else:
+            report.failures.append((row.source, row.error))
+    write_manifest(out_dir, report.rows)
+    return report
+
+
+def run_parallel(function, jobs: list, workers: int | None = None):
+    """map(function, jobs) over every core, in order; in-process for one worker or job."""
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    if workers <= 1:
+        yield from map(function, jobs)
+        return
+    # spawn: the caller may already hold TensorFlow's threads, which fork would copy broken.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        yield from pool.map(function, jobs, chunksize=max(1, min(16, len(jobs) // (4 * workers))))

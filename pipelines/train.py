@@ -1,0 +1,147 @@
+"""Train a model with speaker-grouped out-of-fold stacking, and report its CV figures.
+
+For each speaker-grouped fold K, the other folds' speakers are split in two: the
+CNN learns from most of them; the heads learn from that CNN's embeddings of the rest
+(`head_share`), clips it never saw. Heads must learn from their own CNN's embeddings:
+separately trained CNNs have embedding spaces that do not line up, so heads fit on one
+CNN's out-of-fold embeddings fail on another's. CNN and heads then score fold K, so
+every clip gets out-of-fold probabilities from every member. The stacker learns from
+those, and its own figures come from a second pass over the same folds.
+
+The saved model keeps each fold's CNN and heads; a new clip goes through all of them,
+the stacker combines each fold's members, and the folds' results are averaged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ser_img import metrics
+from ser_img.dataset import LabelledImages, load_labelled_images
+from ser_img.errors import UsageError
+from ser_img.folds import speaker_folds
+from ser_img.heads import HEADS, N_CLASSES, balanced_weights, fit_stacker, stack_features
+from ser_img.model import HEAD_MEMBERS, EmotionModel, save_model
+from ser_img.settings import TrainSettings
+from ser_img.spectrogram import encode_png
+
+from . import Progress, no_progress
+
+log = logging.getLogger("ser_img")
+
+
+@dataclass
+class TrainReport:
+    model_dir: Path
+    head: str
+    metrics: dict
+    seconds: float
+
+
+def default_model_dir(head: str, artifacts: Path = Path("artifacts")) -> Path:
+    return artifacts / f"{head}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
+
+
+def train(images_dir: Path, head: str = "stack", out_dir: Path | None = None,
+          settings: TrainSettings = TrainSettings(), force: bool = False,
+          progress: Progress = no_progress) -> TrainReport:
+    if head not in HEAD_MEMBERS:
+        raise UsageError(f"unknown head {head!r}; choose from {', '.join(HEAD_MEMBERS)}")
+    out_dir = Path(out_dir) if out_dir else default_model_dir(head)
+    if out_dir.exists() and not force:
+        raise UsageError(f"{out_dir}: already exists (choose another --out or pass --force)")
+    started = time.perf_counter()
+    data = load_labelled_images(images_dir)
+    folds = speaker_folds(data.speakers, settings.max_folds)
+    log.info("training on %d clips from %d speakers in %d speaker-grouped folds%s", len(data.labels),
+             len(set(data.speakers)), len(folds),
+             f" ({data.unlabelled} unlabelled clips left out)" if data.unlabelled else "")
+
+    cnns, heads, oof = _fold_pipelines(data, folds, HEAD_MEMBERS[head], settings, progress)
+    stacker = None
+    if head == "stack":
+        features = stack_features(list(oof.values()))
+        oof["stack"] = _out_of_fold(fit_stacker, features, data.labels, folds, settings.seed)
+        stacker = fit_stacker(features, data.labels, settings.seed)
+
+    final = "stack" if head == "stack" else head
+    scores = _scores(oof, data, folds, final)
+    seconds = time.perf_counter() - started
+    scores["train_seconds"] = round(seconds, 1)
+    info = {"name": out_dir.name, "train_settings": settings.to_dict(), "n_clips": int(len(data.labels)),
+            "speakers": sorted(set(data.speakers)), "cv": scores["overall"][final]}
+    model = EmotionModel(head=head, render_settings=data.settings, cnns=cnns, heads=heads, stacker=stacker,
+                         info=info)
+    picture = metrics.confusion_png(scores["confusion_matrix"], f"{final}: speaker-grouped CV")
+    save_model(model, out_dir, scores, encode_png(picture), replace=force)
+    return TrainReport(model_dir=out_dir, head=head, metrics=scores, seconds=seconds)
+
+
+def _fold_pipelines(data: LabelledImages, folds, head_names: list[str], settings: TrainSettings,
+                    progress: Progress):
+    from ser_img.cnn import cnn_outputs, train_cnn
+
+    oof = {name: np.zeros((len(data.labels), N_CLASSES)) for name in ["cnn", *head_names]}
+    cnns, heads = [], []
+    for k in progress(range(len(folds)), len(folds), "training fold models"):
+        train_idx, test_idx = folds[k]
+        cnn_idx, head_idx = _split_for_heads(train_idx, data.speakers, settings) if head_names else (train_idx, [])
+        cnn = train_cnn(data.images[cnn_idx], data.labels[cnn_idx], N_CLASSES, settings.cnn,
+                        seed=settings.seed + k, sample_weight=balanced_weights(data.labels[cnn_idx]))
+        test_embeddings, oof["cnn"][test_idx] = cnn_outputs(cnn, data.images[test_idx])
+        fold_heads = {}
+        if head_names:
+            head_embeddings, _ = cnn_outputs(cnn, data.images[head_idx])
+            for name in head_names:
+                fold_heads[name] = HEADS[name].fit(head_embeddings, data.labels[head_idx], settings.seed + k)
+                oof[name][test_idx] = fold_heads[name].predict_proba(test_embeddings)
+        cnns.append(cnn)
+        heads.append(fold_heads)
+        log.info("fold %d/%d (%d held-out clips): %s", k + 1, len(folds), len(test_idx), ", ".join(
+            f"{name} {np.mean(p[test_idx].argmax(1) == data.labels[test_idx]):.3f}" for name, p in oof.items()))
+    return cnns, heads, oof
+
+
+def _split_for_heads(train_idx: np.ndarray, speakers: list[str], settings: TrainSettings):
+    """(CNN clips, head clips) of a fold's training clips, split by speaker."""
+    fold_speakers = [speakers[i] for i in train_idx]
+    if len(set(fold_speakers)) < 2:
+        raise UsageError("heads need at least 3 speakers (one held out, one for the CNN, one for the "
+                         "heads' training); use --head cnn with 2")
+    inner = speaker_folds(fold_speakers, max_folds=max(2, round(1 / settings.head_share)))
+    cnn_part, head_part = inner[0]
+    return train_idx[cnn_part], train_idx[head_part]
+
+
+def _out_of_fold(fit, features: np.ndarray, labels: np.ndarray, folds, seed: int) -> np.ndarray:
+    """Probabilities for every clip from a model fit on the other folds only."""
+    probs = np.zeros((len(labels), N_CLASSES))
+    for train_idx, test_idx in folds:
+        probs[test_idx] = fit(features[train_idx], labels[train_idx], seed).predict_proba(features[test_idx])
+    return probs
+
+
+def _scores(oof: dict[str, np.ndarray], data: LabelledImages, folds, final: str) -> dict:
+    speakers = np.array(data.speakers)
+    per_fold = []
+    for k, (_, test_idx) in enumerate(folds):
+        per_fold.append({
+            "fold": k + 1,
+            "test_speakers": sorted(set(speakers[test_idx])),
+            **{name: metrics.summary(data.labels[test_idx], p[test_idx].argmax(1)) for name, p in oof.items()},
+        })
+    overall = {name: metrics.summary(data.labels, p.argmax(1)) for name, p in oof.items()}
+    spread = {
+        name: {"accuracy_std": float(np.std([f[name]["accuracy"] for f in per_fold]))} for name in oof
+    }
+    full = metrics.report(data.labels, oof[final].argmax(1))
+    return {"final": final, "folds": per_fold, "overall": overall, "fold_spread": spread,
+            "per_class": full["per_class"], "confusion_matrix": full["confusion_matrix"],
+            "labels": full["labels"]}
+

@@ -1,0 +1,88 @@
+"""The 2D CNN on spectrogram images; its penultimate layer is the embedding."""
+
+from __future__ import annotations
+
+import os
+import numpy as np
+
+
+
+def _import_tensorflow_quietly():
+    """TensorFlow's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL; mute stderr while it loads."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import keras
+        import tensorflow
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return keras, tensorflow
+
+
+keras, tf = _import_tensorflow_quietly()
+
+from .settings import CnnSettings  # noqa: E402
+
+EMBEDDING_LAYER = "embedding"
+
+
+def seed_everything(seed: int) -> None:
+    """Same seed, same weights: Python, NumPy and TensorFlow seeds plus deterministic ops."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def build_cnn(height: int, width: int, n_classes: int, settings: CnnSettings) -> keras.Model:
+    inputs = keras.Input((height, width, 3))
+    x = keras.layers.Rescaling(1.0 / 255)(inputs)
+    for index, channels in enumerate(settings.channels):
+        # A strided first layer: full-resolution convolutions cost most and add little.
+        x = keras.layers.Conv2D(channels, 3, strides=2 if index == 0 else 1, padding="same", use_bias=False)(x)
+        # momentum 0.9: the running statistics must settle within a few hundred steps.
+        x = keras.layers.BatchNormalization(momentum=0.9)(x)
+        x = keras.layers.ReLU()(x)
+        if index > 0:
+            x = keras.layers.MaxPooling2D(2)(x)
+    # Average over time only: where energy sits in frequency (pitch, formants) is the signal.
+    x = keras.layers.AveragePooling2D(pool_size=(1, x.shape[2]))(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dropout(settings.dropout)(x)
+    embedding = keras.layers.Dense(settings.embedding_size, activation="relu", name=EMBEDDING_LAYER)(x)
+    x = keras.layers.Dropout(settings.dropout)(embedding)
+    outputs = keras.layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs)
+
+
+def train_cnn(images: np.ndarray, labels: np.ndarray, n_classes: int, settings: CnnSettings,
+              seed: int, sample_weight: np.ndarray | None = None) -> keras.Model:
+    seed_everything(seed)
+    model = build_cnn(images.shape[1], images.shape[2], n_classes, settings)
+    steps = settings.epochs * int(np.ceil(len(images) / settings.batch_size))
+    schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=max(steps, 1))
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy")
+    model.fit(images, labels, sample_weight=sample_weight, epochs=settings.epochs,
+              batch_size=settings.batch_size, shuffle=True, verbose=0)
+    return model
+
+
+def cnn_outputs(model: keras.Model, images: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """(embeddings, class probabilities) of a batch of uint8 RGB images."""
+    both = keras.Model(model.input, [model.get_layer(EMBEDDING_LAYER).output, model.output])
+    embeddings, probabilities = [], []
+    for start in range(0, len(images), batch_size):
+        e, p = both(images[start : start + batch_size], training=False)
+        embeddings.append(np.asarray(e))
+        probabilities.append(np.asarray(p))
+    return np.concatenate(embeddings).astype(np.float32), np.concatenate(probabilities).astype(np.float64)
+
+
+def save_cnn(model: keras.Model, path: str) -> None:
+    model.save(path)
+
+
+def load_cnn(path: str) -> keras.Model:
+    # safe_mode (the default) refuses any serialized Python code such as Lambda layers.
+    return keras.models.load_model(path, compile=False, safe_mode=True)

@@ -1,0 +1,50 @@
+"""Labelled images from a rendered folder, ready for training or scoring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UsageError
+from .labels import EMOTIONS
+from .manifest import ManifestRow, read_manifest, read_settings
+from .spectrogram import RenderSettings, read_png
+
+UNKNOWN_SPEAKER = "unknown"
+
+
+@dataclass
+class LabelledImages:
+    images: np.ndarray  # (n, height, width, 3) uint8
+    labels: np.ndarray  # indices into EMOTIONS
+    speakers: list[str]
+    rows: list[ManifestRow]
+    settings: RenderSettings
+    unlabelled: int  # rendered clips left out for want of a label
+
+
+def load_labelled_images(folder: Path) -> LabelledImages:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: no such folder; render audio into it with 'ser-img render' first")
+    settings = read_settings(folder)
+    if settings is None:
+        raise UsageError(f"{folder}: no render_settings.json; render audio into it with 'ser-img render' first")
+    rendered = [r for r in read_manifest(folder) if r.status == "ok"]
+    rows = [r for r in rendered if r.label in EMOTIONS]
+    if not rows:
+        raise UsageError(f"{folder}: none of the {len(rendered)} rendered clips has an emotion label")
+    images = np.stack([read_png(folder / r.image) for r in rows])
+    if images.shape[1:3] != (settings.height, settings.width):
+        raise UsageError(f"{folder}: images are {images.shape[1:3]}, render settings say "
+                         f"{(settings.height, settings.width)}; re-render with --force")
+    return LabelledImages(
+        images=images,
+        labels=np.array([EMOTIONS.index(r.label) for r in rows]),
+        speakers=[r.speaker or UNKNOWN_SPEAKER for r in rows],
+        rows=rows,
+        settings=settings,
+        unlabelled=len(rendered) - len(rows),
+    )

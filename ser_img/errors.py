@@ -1,0 +1,25 @@
+"""Expected failures, each with the exit code the CLI documents."""
+
+
+class SerImgError(Exception):
+    """A failure the user can act on; its message is one line for people."""
+
+    exit_code = 1
+
+
+class UsageError(SerImgError):
+    """Wrong arguments or an input that cannot be used for the job asked."""
+
+    exit_code = 2
+
+
+class AudioError(SerImgError):
+    """One audio file could not be read or used."""
+
+    exit_code = 1
+
+
+class ModelError(SerImgError):
+    """A model directory is missing, incomplete, altered or incompatible."""
+
+    exit_code = 3

@@ -1,0 +1,25 @@
+"""Finding the audio files a user pointed at."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .audio import AUDIO_EXTENSIONS
+
+
+def find_audio(sources: list[Path]) -> list[tuple[Path, Path]]:
+    """(audio file, path relative to the folder it was found under), sorted and unique.
+
+    Folders are searched recursively for audio extensions; a file named directly is
+    always taken, whatever its extension, so that its failure is reported rather than
+    silently skipped. A source that does not exist is returned too, for the same reason.
+    """
+    found: dict[Path, Path] = {}
+    for source in map(Path, sources):
+        if source.is_dir():
+            for path in sorted(source.rglob("*")):
+                if path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file():
+                    found.setdefault(path.resolve(), path.relative_to(source))
+        else:
+            found.setdefault(source.resolve() if source.exists() else source, Path(source.name))
+    return sorted(found.items())

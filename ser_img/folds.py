@@ -1,0 +1,26 @@
+"""Speaker-grouped folds: no speaker is ever on both sides of a split."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import UsageError
+
+
+def speaker_folds(speakers: list[str], max_folds: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train indices, test indices) per fold, each speaker in exactly one test fold.
+
+    Speakers are dealt round-robin in sorted order, so the folds depend only on who is
+    present; the number of folds is `max_folds` or the number of speakers if fewer.
+    """
+    groups = sorted(set(speakers))
+    if len(groups) < 2:
+        who = f"speaker {groups[0]!r}" if groups and groups[0] else "one unknown speaker"
+        raise UsageError(
+            f"cannot train: every labelled clip comes from {who}; speaker-independent "
+            "training needs at least two (fill the manifest's speaker column for your own data)"
+        )
+    n_folds = min(max_folds, len(groups))
+    fold_of = {speaker: i % n_folds for i, speaker in enumerate(groups)}
+    assignment = np.array([fold_of[s] for s in speakers])
+    return [(np.flatnonzero(assignment != k), np.flatnonzero(assignment == k)) for k in range(n_folds)]

@@ -1,0 +1,197 @@
+"""The trained model: fold CNNs, heads and stacker, saved as a checked directory.
+
+Directory layout (every file listed with its SHA-256 in manifest.json):
+  model.json     labels, head, render and training settings, versions, members
+  cnn_K.keras    fold K's CNN (Keras native format), one per speaker-grouped fold
+  mlp_K.npz, xgb_K.ubj, lgbm_K.txt          fold K's heads, where the model uses them
+  stacker.npz                               the stacker, for head "stack"
+  metrics.json, confusion.png               cross-validated figures
+Nothing in it is unpickled: NumPy archives load with allow_pickle=False and Keras in safe mode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import ModelError, UsageError
+from .heads import HEADS, DenseHead, stack_features
+from .labels import EMOTIONS
+from .spectrogram import RenderSettings
+
+FORMAT_VERSION = 1
+MODEL_FILE = "model.json"
+MANIFEST_FILE = "manifest.json"
+STACKER_FILE = "stacker.npz"
+# Which heads each kind of model carries; "stack" stacks the CNN and all three heads.
+HEAD_MEMBERS = {"cnn": [], "mlp": ["mlp"], "xgb": ["xgb"], "lgbm": ["lgbm"], "stack": ["mlp", "xgb", "lgbm"]}
+
+
+@dataclass
+class EmotionModel:
+    head: str
+    render_settings: RenderSettings
+    cnns: list
+    heads: list[dict] = field(default_factory=list)  # per fold CNN: head name -> head
+    stacker: DenseHead | None = None
+    info: dict = field(default_factory=dict)  # training settings, metrics summary, versions
+
+    def member_probabilities(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        """Class probabilities of the CNN, each head and the stack, averaged over the fold CNNs.
+
+        Each fold's heads see only their own CNN's embeddings: embedding spaces of
+        separately trained CNNs do not line up.
+        """
+        from .cnn import cnn_outputs
+
+        totals: dict[str, np.ndarray] = {}
+        for cnn, heads in zip(self.cnns, self.heads):
+            embeddings, cnn_probs = cnn_outputs(cnn, images)
+            members = {"cnn": cnn_probs}
+            members.update({name: head.predict_proba(embeddings) for name, head in heads.items()})
+            if self.stacker is not None:
+                members["stack"] = self.stacker.predict_proba(stack_features(list(members.values())))
+            for name, probs in members.items():
+                totals[name] = totals.get(name, 0.0) + probs / len(self.cnns)
+        return totals
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        members = self.member_probabilities(images)
+        return members["stack" if self.head == "stack" else self.head]
+
+    @property
+    def name(self) -> str:
+        return self.info.get("name", "model")
+
+
+def head_file(name: str, fold: int) -> str:
+    stem, suffix = HEADS[name].file_name.split(".")
+    return f"{stem}_{fold}.{suffix}"
+
+
+def save_model(model: EmotionModel, out_dir: Path, metrics: dict, confusion_png: bytes | None,
+               replace: bool = False) -> Path:
+    """Write the whole directory under a temporary name, then rename it into place."""
+    from .cnn import save_cnn
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not replace:
+        raise UsageError(f"{out_dir}: already exists (choose another --out or pass --force)")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
+    try:
+        for index, (cnn, heads) in enumerate(zip(model.cnns, model.heads)):
+            save_cnn(cnn, str(staging / f"cnn_{index}.keras"))
+            for name, head in heads.items():
+                head.save(staging / head_file(name, index))
+        if model.stacker is not None:
+            model.stacker.save(staging / STACKER_FILE)
+        description = {
+            "format_version": FORMAT_VERSION,
+            "package_version": __version__,
+            "labels": list(EMOTIONS),
+            "head": model.head,
+            "n_cnns": len(model.cnns),
+            "render_settings": model.render_settings.to_dict(),
+            **model.info,
+        }
+        _write_json(staging / MODEL_FILE, description)
+        _write_json(staging / "metrics.json", metrics)
+        if confusion_png is not None:
+            (staging / "confusion.png").write_bytes(confusion_png)
+        files = sorted(p.name for p in staging.iterdir())
+        _write_json(staging / MANIFEST_FILE, {"files": {name: _sha256(staging / name) for name in files}})
+        _swap_into_place(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _swap_into_place(staging: Path, out_dir: Path) -> None:
+    if out_dir.exists():
+        retired = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.old")
+        os.replace(out_dir, retired)
+        os.replace(staging, out_dir)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(staging, out_dir)
+
+
+def _write_json(path: Path, value) -> None:
+    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_description(model_dir: Path) -> dict:
+    """model.json after checking the manifest: every listed file present and unaltered."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelError(f"{model_dir}: no such model directory")
+    try:
+        listed = json.loads((model_dir / MANIFEST_FILE).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ModelError(f"{model_dir}: not a ser-img model (missing or unreadable {MANIFEST_FILE})") from None
+    for name, digest in sorted(listed.items()):
+        path = model_dir / name
+        if Path(name).name != name or not path.is_file():
+            raise ModelError(f"{model_dir}: incomplete model ({name} is missing)")
+        if _sha256(path) != digest:
+            raise ModelError(f"{model_dir}: {name} does not match its checksum (altered or damaged)")
+    if MODEL_FILE not in listed:
+        raise ModelError(f"{model_dir}: incomplete model ({MODEL_FILE} is not in the manifest)")
+    description = json.loads((model_dir / MODEL_FILE).read_text(encoding="utf-8"))
+    if description.get("format_version") != FORMAT_VERSION:
+        raise ModelError(f"{model_dir}: model format {description.get('format_version')} is not supported "
+                         f"by ser-img {__version__} (expects {FORMAT_VERSION})")
+    if description.get("labels") != list(EMOTIONS):
+        raise ModelError(f"{model_dir}: its classes {description.get('labels')} are not ser-img's")
+    if description.get("head") not in HEAD_MEMBERS:
+        raise ModelError(f"{model_dir}: unknown head {description.get('head')!r}")
+    description["files"] = sorted(listed)
+    return description
+
+
+def load_model(model_dir: Path) -> EmotionModel:
+    from .cnn import load_cnn
+
+    model_dir = Path(model_dir)
+    description = read_description(model_dir)
+    head = description["head"]
+    folds = range(description.get("n_cnns", 0))
+    required = [f"cnn_{i}.keras" for i in folds] + [head_file(n, i) for i in folds for n in HEAD_MEMBERS[head]]
+    required += [STACKER_FILE] if head == "stack" else []
+    unchecked = sorted(set(required) - set(description["files"]))
+    if not required[:1] or unchecked:
+        raise ModelError(f"{model_dir}: incomplete model ({', '.join(unchecked) or 'no CNN'} not in the manifest)")
+    try:
+        cnns = [load_cnn(str(model_dir / f"cnn_{i}.keras")) for i in folds]
+        heads = [{name: HEADS[name].load(model_dir / head_file(name, i)) for name in HEAD_MEMBERS[head]}
+                 for i in folds]
+        stacker = DenseHead.load(model_dir / STACKER_FILE) if head == "stack" else None
+        settings = RenderSettings.from_dict(description["render_settings"])
+    except (OSError, ValueError, KeyError, UsageError) as exc:
+        raise ModelError(f"{model_dir}: cannot load model ({exc})") from None
+    info = {k: v for k, v in description.items() if k not in ("render_settings", "files")}
+    info.setdefault("name", model_dir.name)
+    return EmotionModel(head=head, render_settings=settings, cnns=cnns, heads=heads, stacker=stacker, info=info)
+
+
+def find_default_model(artifacts: Path = Path("artifacts")) -> Path | None:
+    """The newest model directory directly under `artifacts`, else the packaged one, else None."""
+    candidates = [p for p in Path(artifacts).glob(f"*/{MODEL_FILE}") if not p.parent.name.startswith(".")]
+    if candidates:
+        return max(candidates, key=lambda p: p.stat().st_mtime).parent
+    packaged = Path(__file__).parent / "default_model"
+    return packaged if (packaged / MODEL_FILE).is_file() else None

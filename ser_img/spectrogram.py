@@ -1,0 +1,178 @@
+"""Audio to a resized RGB log-mel image, and the settings that define it."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import librosa
+import numpy as np
+
+from .errors import UsageError
+
+_COLORMAPS = {"viridis": cv2.COLORMAP_VIRIDIS, "magma": cv2.COLORMAP_MAGMA, "gray": None}
+# Below this peak level (about -100 dBFS) a clip counts as silence and renders flat.
+_SILENCE_PEAK = 1e-5
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """Everything that decides what image a clip becomes.
+
+    Pad/crop policy: after trimming silence (``trim_db`` below the peak), a clip longer
+    than ``window_s`` keeps its centre; a shorter one is centred and padded with silence.
+    """
+
+    sample_rate: int = 16000
+    trim_db: float = 40.0
+    window_s: float = 3.0
+    n_fft: int = 1024
+    hop_length: int = 256
+    n_mels: int = 128
+    fmin: float = 50.0
+    fmax: float = 8000.0
+    dynamic_range_db: float = 80.0
+    height: int = 128
+    width: int = 128
+    colormap: str = "viridis"
+
+    def __post_init__(self):
+        if self.colormap not in _COLORMAPS:
+            raise UsageError(f"unknown colour map {self.colormap!r}; choose from {sorted(_COLORMAPS)}")
+        if min(self.sample_rate, self.n_fft, self.hop_length, self.n_mels, self.height, self.width) <= 0:
+            raise UsageError("render sizes must be positive")
+        if self.fmax > self.sample_rate / 2:
+            raise UsageError(f"fmax {self.fmax} Hz is above the Nyquist rate of {self.sample_rate} Hz")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "RenderSettings":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise UsageError(f"unknown render settings: {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def window_samples(self) -> int:
+        return int(round(self.window_s * self.sample_rate))
+
+
+def fit_window(samples: np.ndarray, settings: RenderSettings) -> np.ndarray:
+    """Trim leading/trailing silence, then centre-crop or centre-pad to the window."""
+    return centre(trim_silence(samples, settings), settings.window_samples)
+
+
+def trim_silence(samples: np.ndarray, settings: RenderSettings) -> np.ndarray:
+    """Drop the frames at either end whose RMS is `trim_db` or more below the loudest frame."""
+    if len(samples) < settings.n_fft or np.abs(samples).max() < _SILENCE_PEAK:
+        return samples
+    frames = _frames(samples, settings.n_fft, settings.hop_length)
+    rms_db = 10.0 * np.log10(np.maximum(np.mean(frames**2, axis=1), 1e-20))
+    loud = np.flatnonzero(rms_db > rms_db.max() - settings.trim_db)
+    start = loud[0] * settings.hop_length
+    end = min(len(samples), loud[-1] * settings.hop_length + settings.n_fft)
+    return samples[start:end]
+
+
+def _frames(samples: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
+    count = 1 + (len(samples) - n_fft) // hop_length
+    return np.lib.stride_tricks.as_strided(
+        samples, shape=(count, n_fft), strides=(samples.strides[0] * hop_length, samples.strides[0])
+    )
+
+
+def centre(samples: np.ndarray, length: int) -> np.ndarray:
+    if len(samples) >= length:
+        start = (len(samples) - length) // 2
+        return samples[start : start + length]
+    before = (length - len(samples)) // 2
+    return np.pad(samples, (before, length - len(samples) - before))
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_basis(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    basis = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    return basis.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def _hann(n_fft: int) -> np.ndarray:
+    return (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
+
+
+def log_mel(samples: np.ndarray, settings: RenderSettings) -> np.ndarray:
+    """Log-mel power in [0, 1]: 0 is `dynamic_range_db` below the clip's peak, 1 the peak.
+
+    A centred, reflect-padded periodic-Hann STFT (as librosa's), in plain NumPy so that no
+    JIT compilation runs on first use.
+    """
+    samples = np.ascontiguousarray(samples, dtype=np.float32)
+    half = settings.n_fft // 2
+    padded = np.pad(samples, half, mode="reflect" if len(samples) > half else "constant")
+    frames = _frames(padded, settings.n_fft, settings.hop_length) * _hann(settings.n_fft)
+    spectrum = np.fft.rfft(frames, axis=1)
+    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+    basis = _mel_basis(settings.sample_rate, settings.n_fft, settings.n_mels, settings.fmin, settings.fmax)
+    mel = basis @ power.T  # (n_mels, frames)
+    peak = mel.max()
+    if np.abs(samples).max(initial=0.0) < _SILENCE_PEAK or peak <= 0:
+        return np.zeros_like(mel)
+    db = 10.0 * np.log10(np.maximum(mel, peak * 1e-12) / peak)
+    level = (db + settings.dynamic_range_db) / settings.dynamic_range_db
+    return np.clip(level, 0.0, 1.0).astype(np.float32)
+
+
+def to_image(level: np.ndarray, settings: RenderSettings) -> np.ndarray:
+    """Resize a [0, 1] mel matrix and colour it: uint8 RGB, low frequencies at the bottom.
+
+    Resizing the single channel before colouring keeps every pixel on the colour map.
+    """
+    grey = cv2.resize(level[::-1], (settings.width, settings.height), interpolation=cv2.INTER_AREA)
+    grey = np.clip(np.rint(grey * 255.0), 0, 255).astype(np.uint8)
+    colormap = _COLORMAPS[settings.colormap]
+    if colormap is None:
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    return cv2.applyColorMap(grey, colormap)[:, :, ::-1].copy()
+
+
+def render(samples: np.ndarray, settings: RenderSettings) -> np.ndarray:
+    """Mono audio at `settings.sample_rate` to the model's input image."""
+    return to_image(log_mel(fit_window(samples, settings), settings), settings)
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".png", rgb[:, :, ::-1])
+    if not ok:
+        raise OSError("PNG encoding failed")
+    return encoded.tobytes()
+
+
+def write_png(path: Path, rgb: np.ndarray) -> None:
+    """Write atomically: a killed run never leaves a truncated image under the final name."""
+    write_bytes_atomic(Path(path), encode_png(rgb))
+
+
+def read_png(path: Path) -> np.ndarray:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise UsageError(f"{path}: not a readable image")
+    return bgr[:, :, ::-1].copy()
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)

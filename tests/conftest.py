@@ -1,0 +1,41 @@
+"""Tiny synthetic corpora and models shared by the tests (no test reads ../shared)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ser_img.settings import CnnSettings, TrainSettings
+from ser_img.spectrogram import RenderSettings
+from ser_img.synth import generate_corpus
+
+# Small images and few epochs: the tests check behaviour, not accuracy.
+TINY_RENDER = RenderSettings(height=32, width=32, n_mels=32, window_s=2.0)
+TINY_TRAIN = TrainSettings(max_folds=3, cnn=CnnSettings(channels=(8, 16), embedding_size=16, epochs=2))
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> Path:
+    """Three synthetic speakers, one clip per emotion and statement: 48 WAV files."""
+    root = tmp_path_factory.mktemp("corpus")
+    generate_corpus(root, actors=[1, 2, 3], sample_rate=16000)
+    return root
+
+
+@pytest.fixture(scope="session")
+def images(corpus, tmp_path_factory) -> Path:
+    from pipelines.render import render_folder
+
+    out = tmp_path_factory.mktemp("images")
+    render_folder([corpus], out, TINY_RENDER, workers=1)
+    return out
+
+
+@pytest.fixture(scope="session")
+def stack_model(images, tmp_path_factory) -> Path:
+    from pipelines.train import train
+
+    out = tmp_path_factory.mktemp("models") / "stack"
+    train(images, "stack", out, TINY_TRAIN)
+    return out

@@ -1,0 +1,124 @@
+"""The CLI end to end on a tiny synthetic corpus, and its answers to bad input."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+
+TRAIN_FAST = ["--epochs", "2", "--folds", "3"]
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory, corpus):
+    """A user's folder: rendered images and an xgb model trained with the default --out."""
+    root = tmp_path_factory.mktemp("user")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        rendered = run("render", corpus, "--size", "32")
+        assert rendered.exit_code == 0, rendered.output
+        assert "48 rendered" in rendered.stdout
+        trained = run("train", "--head", "xgb", *TRAIN_FAST)
+        assert trained.exit_code == 0, trained.output
+    return root
+
+
+def test_render_train_predict_as_typed(workdir, corpus, monkeypatch):
+    monkeypatch.chdir(workdir)
+    assert (workdir / "data" / "images" / "manifest.csv").is_file()
+    models = list((workdir / "artifacts").glob("xgb-*/model.json"))
+    assert len(models) == 1
+    clip = corpus / "Actor_02" / "03-01-05-01-01-01-02.wav"
+    result = run("predict", clip, "--json")
+    assert result.exit_code == 0, result.output
+    assert f"model: artifacts/{models[0].parent.name}" in result.stderr
+    (record,) = json.loads(result.stdout)
+    assert record["path"] == str(clip.resolve())
+    assert record["label"] in record["probabilities"] and len(record["probabilities"]) == 8
+    assert sum(record["probabilities"].values()) == pytest.approx(1.0)
+
+
+def test_train_reports_cross_validated_figures(workdir, monkeypatch):
+    monkeypatch.chdir(workdir)
+    result = run("train", "--head", "stack", *TRAIN_FAST, "--out", "artifacts/s", "--json")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)
+    assert set(metrics["overall"]) == {"cnn", "mlp", "xgb", "lgbm", "stack"}
+    assert [len(f["test_speakers"]) for f in metrics["folds"]] == [1, 1, 1]
+    for member in metrics["overall"].values():
+        assert 0.0 <= member["accuracy"] <= 1.0 and member["n"] == 48
+
+
+def test_same_seed_same_model(workdir, monkeypatch, corpus):
+    monkeypatch.chdir(workdir)
+    for name in ("a", "b"):
+        assert run("train", "--head", "xgb", *TRAIN_FAST, "--out", name).exit_code == 0
+    runs = [json.loads(run("predict", corpus / "Actor_03", "--model", name, "--json").stdout) for name in "ab"]
+    assert [r["probabilities"] for r in runs[0]] == [r["probabilities"] for r in runs[1]]
+    first, second = (json.loads((workdir / n / "metrics.json").read_text()) for n in "ab")
+    assert first["overall"] == second["overall"]
+
+
+def test_evaluate_writes_report_and_plot(workdir, corpus, monkeypatch):
+    monkeypatch.chdir(workdir)
+    result = run("evaluate", corpus, "--out", "report")
+    assert result.exit_code == 0, result.output
+    assert "confusion matrix" in result.stdout
+    report = json.loads((workdir / "report" / "evaluation.json").read_text())
+    assert report["n"] == 48 and np.array(report["confusion_matrix"]).sum() == 48
+    assert (workdir / "report" / "confusion.png").stat().st_size > 0
+
+
+def test_predict_lists_bad_files_and_carries_on(workdir, corpus, monkeypatch, tmp_path):
+    monkeypatch.chdir(workdir)
+    (tmp_path / "notes.wav").write_text("this is text")
+    good = corpus / "Actor_01" / "03-01-02-01-01-01-01.wav"
+    result = run("predict", good, tmp_path / "notes.wav", tmp_path / "missing.wav")
+    assert result.exit_code == 1
+    assert "03-01-02-01-01-01-01.wav" in result.stdout
+    assert "notes.wav: cannot decode audio" in result.stderr
+    assert "missing.wav: no such file" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_no_model_anywhere_is_a_clear_error(tmp_path, monkeypatch, corpus):
+    monkeypatch.chdir(tmp_path)
+    result = run("predict", corpus / "Actor_01")
+    assert result.exit_code == 3
+    assert "no model found" in result.stderr
+
+
+def test_training_needs_labelled_images_from_two_speakers(tmp_path, monkeypatch, corpus):
+    monkeypatch.chdir(tmp_path)
+    empty = run("train", "--images", tmp_path / "nothing")
+    assert empty.exit_code == 2 and "no such folder" in empty.stderr
+    shutil.copytree(corpus / "Actor_01", tmp_path / "one" / "Actor_01")
+    assert run("render", tmp_path / "one", "--out", "one_img", "--size", "32").exit_code == 0
+    single = run("train", "--images", "one_img", "--head", "cnn", *TRAIN_FAST)
+    assert single.exit_code == 2 and "at least two" in single.stderr
+    unlabelled = tmp_path / "misc"
+    unlabelled.mkdir()
+    shutil.copy(corpus / "Actor_01" / "03-01-02-01-01-01-01.wav", unlabelled / "clip.wav")
+    assert run("render", unlabelled, "--out", "misc_img", "--size", "32").exit_code == 0
+    result = run("train", "--images", "misc_img")
+    assert result.exit_code == 2 and "has an emotion label" in result.stderr
+
+
+def test_render_of_a_folder_without_audio_is_a_usage_error(tmp_path):
+    result = run("render", tmp_path, "--out", tmp_path / "img")
+    assert result.exit_code == 2 and "no audio files found" in result.stderr
+
+
+def test_console_script_is_installed():
+    result = subprocess.run([sys.executable, "-m", "cli", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "render" in result.stdout
+    assert shutil.which("ser-img") is not None

@@ -1,0 +1,114 @@
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from ser_img.dataset import load_labelled_images
+from ser_img.errors import ModelError
+from ser_img.heads import HEADS, DenseHead, fit_stacker
+from ser_img.model import load_model
+
+
+def test_dense_heads_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    features, labels = rng.normal(size=(80, 6)), rng.integers(0, 8, 80)
+    for name, head in [("mlp", HEADS["mlp"].fit(features, labels, 0)), ("stack", fit_stacker(features, labels, 0))]:
+        head.save(tmp_path / f"{name}.npz")
+        loaded = DenseHead.load(tmp_path / f"{name}.npz")
+        assert np.array_equal(loaded.predict_proba(features), head.predict_proba(features))
+        assert np.allclose(head.predict_proba(features).sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("n_classes", [2, 8])
+def test_array_form_gives_sklearns_own_probabilities(n_classes):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+
+    rng = np.random.default_rng(3)
+    features, labels = rng.normal(size=(120, 5)), rng.integers(0, n_classes, 120) * (8 // n_classes)
+    zeros, ones = np.zeros(5), np.ones(5)
+    for model in [LogisticRegression(max_iter=500), MLPClassifier((7, 5), max_iter=50, random_state=0)]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the MLP need not converge to be converted
+            model.fit(features, labels)
+        ours = DenseHead.from_sklearn(model, zeros, ones).predict_proba(features)
+        assert np.allclose(ours[:, model.classes_], model.predict_proba(features), atol=1e-9)
+
+
+def test_two_class_heads_fill_all_eight_columns():
+    rng = np.random.default_rng(1)
+    features, labels = rng.normal(size=(40, 4)), np.array([2, 5] * 20)
+    probabilities = fit_stacker(features, labels, 0).predict_proba(features)
+    assert probabilities.shape == (40, 8)
+    assert np.allclose(probabilities[:, [2, 5]].sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("name", ["xgb", "lgbm"])
+def test_boosted_heads_round_trip_exactly(tmp_path, name):
+    rng = np.random.default_rng(2)
+    features, labels = rng.normal(size=(60, 5)), rng.integers(0, 8, 60)
+    head = HEADS[name].fit(features, labels, 0)
+    head.save(tmp_path / HEADS[name].file_name)
+    loaded = HEADS[name].load(tmp_path / HEADS[name].file_name)
+    assert np.array_equal(loaded.predict_proba(features), head.predict_proba(features))
+
+
+def test_saved_model_loads_to_identical_probabilities(stack_model, images):
+    data = load_labelled_images(images)
+    first = load_model(stack_model).member_probabilities(data.images[:10])
+    second = load_model(stack_model).member_probabilities(data.images[:10])
+    assert set(first) == {"cnn", "mlp", "xgb", "lgbm", "stack"}
+    for name in first:
+        assert np.array_equal(first[name], second[name])
+        assert np.allclose(first[name].sum(axis=1), 1.0)
+
+
+def test_model_records_its_render_settings_and_metrics(stack_model, images):
+    from ser_img.manifest import read_settings
+
+    model = load_model(stack_model)
+    assert model.render_settings == read_settings(images)
+    metrics = json.loads((stack_model / "metrics.json").read_text())
+    assert metrics["final"] == "stack" and len(metrics["folds"]) == 3
+    assert (stack_model / "confusion.png").stat().st_size > 0
+
+
+def _copy(model_dir, tmp_path):
+    import shutil
+
+    return shutil.copytree(model_dir, tmp_path / "copy")
+
+
+def test_altered_model_is_refused(stack_model, tmp_path):
+    copy = _copy(stack_model, tmp_path)
+    with open(copy / "lgbm_0.txt", "a") as handle:
+        handle.write("\n")
+    with pytest.raises(ModelError, match="lgbm_0.txt does not match its checksum"):
+        load_model(copy)
+
+
+def test_incomplete_model_is_refused(stack_model, tmp_path):
+    copy = _copy(stack_model, tmp_path)
+    (copy / "cnn_1.keras").unlink()
+    with pytest.raises(ModelError, match="cnn_1.keras is missing"):
+        load_model(copy)
+
+
+def test_incompatible_model_is_refused(stack_model, tmp_path):
+    import hashlib
+
+    copy = _copy(stack_model, tmp_path)
+    description = json.loads((copy / "model.json").read_text())
+    description["format_version"] = 99
+    (copy / "model.json").write_text(json.dumps(description))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["files"]["model.json"] = hashlib.sha256((copy / "model.json").read_bytes()).hexdigest()
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match="format 99 is not supported"):
+        load_model(copy)
+
+
+def test_a_folder_that_is_not_a_model_is_refused(tmp_path):
+    with pytest.raises(ModelError, match="not a ser-img model"):
+        load_model(tmp_path)

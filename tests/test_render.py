@@ -1,0 +1,102 @@
+import csv
+
+import numpy as np
+import pytest
+
+from pipelines.render import render_folder
+from ser_img.audio import load_audio
+from ser_img.errors import AudioError
+from ser_img.manifest import read_settings
+from ser_img.spectrogram import RenderSettings, read_png, render, trim_silence
+from tests.conftest import TINY_RENDER
+
+
+def _tone(seconds=1.0, sr=16000, freq=220.0):
+    t = np.arange(int(seconds * sr)) / sr
+    return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def test_render_gives_the_configured_rgb_shape():
+    image = render(_tone(), RenderSettings(height=64, width=96))
+    assert image.shape == (64, 96, 3) and image.dtype == np.uint8
+
+
+def test_render_is_deterministic_and_content_dependent():
+    settings = RenderSettings()
+    assert np.array_equal(render(_tone(), settings), render(_tone(), settings))
+    assert not np.array_equal(render(_tone(freq=220), settings), render(_tone(freq=880), settings))
+
+
+def test_higher_pitch_shows_higher_in_the_image():
+    """Low frequencies are at the bottom, as on any spectrogram plot."""
+    def brightest_row(freq):
+        return render(_tone(freq=freq), RenderSettings(colormap="gray"))[:, :, 0].mean(axis=1).argmax()
+
+    assert brightest_row(2000) < brightest_row(200)
+
+
+def test_silence_and_tiny_clips_render_without_error():
+    settings = RenderSettings()
+    flat = render(np.zeros(16000, np.float32), settings)
+    assert flat.shape == (128, 128, 3) and np.ptp(flat[:, :, 0]) == 0
+    assert render(_tone(0.01), settings).shape == (128, 128, 3)
+
+
+def test_trim_removes_leading_and_trailing_silence():
+    clip = np.concatenate([np.zeros(16000), _tone(1.0), np.zeros(16000)]).astype(np.float32)
+    trimmed = trim_silence(clip, RenderSettings())
+    assert 16000 <= len(trimmed) <= 16000 + 2 * 1024
+
+
+def test_audio_is_mixed_to_mono_and_resampled(tmp_path):
+    import soundfile
+
+    stereo = np.stack([_tone(1.0, 44100), _tone(1.0, 44100)], axis=1)
+    soundfile.write(tmp_path / "a.flac", stereo, 44100)
+    audio = load_audio(tmp_path / "a.flac", 16000)
+    assert audio.samples.ndim == 1 and abs(len(audio.samples) - 16000) <= 1
+    assert audio.source_rate == 44100 and audio.duration_s == pytest.approx(1.0)
+
+
+def test_unreadable_audio_names_the_file(tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF0000WAVEjunk")
+    with pytest.raises(AudioError, match="bad.wav: cannot decode"):
+        load_audio(bad, 16000)
+    with pytest.raises(AudioError, match="no such file"):
+        load_audio(tmp_path / "missing.wav", 16000)
+
+
+def test_manifest_lists_every_clip_with_labels_speakers_and_hashes(corpus, images):
+    with open(images / "manifest.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 48
+    assert {row["status"] for row in rows} == {"ok"}
+    assert {row["speaker"] for row in rows} == {"ravdess-01", "ravdess-02", "ravdess-03"}
+    first = next(row for row in rows if row["source"].endswith("03-01-05-01-01-01-02.wav"))
+    assert first["label"] == "angry" and first["image"] == "Actor_02/03-01-05-01-01-01-02.png"
+    assert len(first["sha256"]) == 64 and float(first["duration_s"]) > 1.0
+    assert read_settings(images) == TINY_RENDER
+
+
+def test_saved_png_equals_the_in_memory_render(corpus, images):
+    source = corpus / "Actor_01" / "03-01-03-01-01-01-01.wav"
+    in_memory = render(load_audio(source, TINY_RENDER.sample_rate).samples, TINY_RENDER)
+    assert np.array_equal(read_png(images / "Actor_01" / "03-01-03-01-01-01-01.png"), in_memory)
+
+
+def test_rerender_skips_up_to_date_images_and_lists_bad_files(corpus, tmp_path):
+    import shutil
+
+    source = tmp_path / "audio"
+    shutil.copytree(corpus / "Actor_01", source / "Actor_01")
+    (source / "Actor_01" / "broken.wav").write_bytes(b"not audio at all")
+    first = render_folder([source], tmp_path / "img", TINY_RENDER, workers=2)
+    assert (first.rendered, first.skipped) == (16, 0)
+    assert [s for s, _ in first.failures] == [str((source / "Actor_01" / "broken.wav").resolve())]
+    second = render_folder([source], tmp_path / "img", TINY_RENDER, workers=1)
+    assert (second.rendered, second.skipped, len(second.failures)) == (0, 16, 1)
+    forced = render_folder([source], tmp_path / "img", TINY_RENDER, force=True, workers=1)
+    assert forced.rendered == 16
+    resized = render_folder([source], tmp_path / "img", RenderSettings(height=16, width=16), workers=1)
+    assert resized.rendered == 16 and read_png(tmp_path / "img" / resized.rows[0].image).shape == (16, 16, 3)
