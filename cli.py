@@ -120,16 +120,20 @@ def train(images_dir, head, out_dir, epochs, folds, seed, force, as_json):
 
 
 def _metrics_table(scores: dict) -> str:
-    members = list(scores["overall"])
+    """Pooled out-of-fold figures per member, then accuracy/UAR/macro-F1 per fold."""
+    members = [name for name in ("cnn", "mlp", "xgb", "lgbm", "stack") if name in scores["overall"]]
     lines = ["speaker-grouped cross-validation (pooled out-of-fold predictions)",
-             f"{'model':<8}{'accuracy':>10}{'UAR':>8}{'macro-F1':>10}   per-fold accuracy"]
+             f"{'model':<8}{'accuracy':>10}{'UAR':>8}{'macro-F1':>10}"]
     for name in members:
         overall = scores["overall"][name]
-        per_fold = " ".join(f"{fold[name]['accuracy']:.2f}" for fold in scores["folds"])
         mark = " *" if name == scores["final"] else ""
-        lines.append(f"{name + mark:<8}{overall['accuracy']:>10.3f}{overall['uar']:>8.3f}"
-                     f"{overall['macro_f1']:>10.3f}   {per_fold}")
-    lines.append("* the model's output")
+        lines.append(f"{name + mark:<8}{overall['accuracy']:>10.3f}{overall['uar']:>8.3f}{overall['macro_f1']:>10.3f}")
+    lines += ["* the model's output", "", "per fold, accuracy/UAR/macro-F1:",
+              f"{'fold':<6}{'n':>5}  " + "".join(f"{name:<17}" for name in members).rstrip()]
+    for fold in scores["folds"]:
+        cells = "".join(f"{fold[n]['accuracy']:.2f}/{fold[n]['uar']:.2f}/{fold[n]['macro_f1']:.2f}".ljust(17)
+                        for n in members)
+        lines.append(f"{fold['fold']:<6}{fold[members[0]]['n']:>5}  {cells}".rstrip())
     return "\n".join(lines)
 
 
