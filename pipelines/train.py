@@ -14,6 +14,7 @@ the stacker combines each fold's members, and the folds' results are averaged.
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from dataclasses import dataclass
@@ -79,7 +80,8 @@ def train(images_dir: Path, head: str = "stack", out_dir: Path | None = None,
     model = EmotionModel(head=head, render_settings=data.settings, cnns=cnns, heads=heads, stacker=stacker,
                          info=info)
     picture = metrics.confusion_png(scores["confusion_matrix"], f"{final}: speaker-grouped CV")
-    save_model(model, out_dir, scores, encode_png(picture), replace=force)
+    reports = {"confusion.png": encode_png(picture), "oof.npz": _oof_archive(oof, data, folds)}
+    save_model(model, out_dir, scores, reports, replace=force)
     return TrainReport(model_dir=out_dir, head=head, metrics=scores, seconds=seconds)
 
 
@@ -125,6 +127,17 @@ def _out_of_fold(fit, features: np.ndarray, labels: np.ndarray, folds, seed: int
     for train_idx, test_idx in folds:
         probs[test_idx] = fit(features[train_idx], labels[train_idx], seed).predict_proba(features[test_idx])
     return probs
+
+
+def _oof_archive(oof: dict[str, np.ndarray], data: LabelledImages, folds) -> bytes:
+    """Every member's out-of-fold probabilities, with labels and folds, for later analysis."""
+    fold_of = np.zeros(len(data.labels), np.int64)
+    for k, (_, test_idx) in enumerate(folds):
+        fold_of[test_idx] = k
+    buffer = io.BytesIO()
+    np.savez(buffer, labels=data.labels, fold=fold_of, speakers=np.array(data.speakers),
+             images=np.array([r.image for r in data.rows]), **oof)
+    return buffer.getvalue()
 
 
 def _scores(oof: dict[str, np.ndarray], data: LabelledImages, folds, final: str) -> dict:

@@ -6,6 +6,7 @@ Directory layout (every file listed with its SHA-256 in manifest.json):
   mlp_K.npz, xgb_K.ubj, lgbm_K.txt          fold K's heads, where the model uses them
   stacker.npz                               the stacker, for head "stack"
   metrics.json, confusion.png               cross-validated figures
+  oof.npz                                   out-of-fold probabilities behind those figures
 Nothing in it is unpickled: NumPy archives load with allow_pickle=False and Keras in safe mode.
 """
 
@@ -77,9 +78,12 @@ def head_file(name: str, fold: int) -> str:
     return f"{stem}_{fold}.{suffix}"
 
 
-def save_model(model: EmotionModel, out_dir: Path, metrics: dict, confusion_png: bytes | None,
+def save_model(model: EmotionModel, out_dir: Path, metrics: dict, reports: dict[str, bytes] | None = None,
                replace: bool = False) -> Path:
-    """Write the whole directory under a temporary name, then rename it into place."""
+    """Write the whole directory under a temporary name, then rename it into place.
+
+    `reports` are further files by name (the CV confusion matrix, out-of-fold predictions).
+    """
     from .cnn import save_cnn
 
     out_dir = Path(out_dir)
@@ -105,8 +109,8 @@ def save_model(model: EmotionModel, out_dir: Path, metrics: dict, confusion_png:
         }
         _write_json(staging / MODEL_FILE, description)
         _write_json(staging / "metrics.json", metrics)
-        if confusion_png is not None:
-            (staging / "confusion.png").write_bytes(confusion_png)
+        for name, content in (reports or {}).items():
+            (staging / name).write_bytes(content)
         files = sorted(p.name for p in staging.iterdir())
         _write_json(staging / MANIFEST_FILE, {"files": {name: _sha256(staging / name) for name in files}})
         _swap_into_place(staging, out_dir)

@@ -1,0 +1,54 @@
+"""Compare ways of combining a model's members on its saved out-of-fold probabilities.
+
+    python experiments/stacker_variants.py artifacts/NAME/oof.npz
+
+Each variant is scored by the same speaker-grouped folds the model was trained with
+(the stacker for fold K learns from the other folds' out-of-fold probabilities only).
+"""
+
+import sys
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from ser_img.heads import DenseHead, balanced_weights, stack_features
+
+
+def cross_validated_accuracy(fit, features, labels, folds):
+    predictions = np.zeros((len(labels), 8))
+    for k in np.unique(folds):
+        train, test = folds != k, folds == k
+        predictions[test] = fit(features[train], labels[train]).predict_proba(features[test])
+    return float(np.mean(predictions.argmax(1) == labels))
+
+
+def logistic(C, standardise):
+    def fit(features, labels):
+        mean = features.mean(0) if standardise else np.zeros(features.shape[1])
+        scale = np.maximum(features.std(0), 1e-8) if standardise else np.ones(features.shape[1])
+        model = LogisticRegression(C=C, max_iter=2000)
+        model.fit((features - mean) / scale, labels, sample_weight=balanced_weights(labels))
+        return DenseHead.from_sklearn(model, mean, scale)
+
+    return fit
+
+
+def main(path):
+    data = np.load(path)
+    labels, folds = data["labels"], data["fold"]
+    members = [name for name in ("cnn", "mlp", "xgb", "lgbm") if name in data.files]
+    probabilities = [data[name] for name in members]
+    rows = [(f"{name} alone", float(np.mean(p.argmax(1) == labels))) for name, p in zip(members, probabilities)]
+    rows.append(("soft vote (mean probability)", float(np.mean(sum(probabilities).argmax(1) == labels))))
+    for C in (0.5, 0.1, 0.02):
+        rows.append((f"LR on standardised log-probabilities, C={C}",
+                     cross_validated_accuracy(logistic(C, True), stack_features(probabilities), labels, folds)))
+        rows.append((f"LR on raw probabilities, C={C}",
+                     cross_validated_accuracy(logistic(C, False), np.concatenate(probabilities, 1), labels, folds)))
+    print("| combination | accuracy |\n|---|---|")
+    for name, accuracy in rows:
+        print(f"| {name} | {accuracy:.3f} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
