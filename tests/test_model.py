@@ -74,6 +74,17 @@ def test_model_records_its_render_settings_and_metrics(stack_model, images):
     assert (stack_model / "confusion.png").stat().st_size > 0
 
 
+def test_out_of_fold_probabilities_are_kept_and_grouped_by_speaker(stack_model):
+    oof = np.load(stack_model / "oof.npz", allow_pickle=False)
+    for name in ("cnn", "mlp", "xgb", "lgbm", "stack"):
+        assert oof[name].shape == (48, 8) and np.allclose(oof[name].sum(axis=1), 1.0)
+    folds_of_speaker = {}
+    for speaker, fold in zip(oof["speakers"], oof["fold"]):
+        folds_of_speaker.setdefault(str(speaker), set()).add(int(fold))
+    assert all(len(folds) == 1 for folds in folds_of_speaker.values())
+    assert len(folds_of_speaker) == 3
+
+
 def _copy(model_dir, tmp_path):
     import shutil
 
