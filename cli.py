@@ -104,13 +104,9 @@ def render(sources, out_dir, force, workers, size, window):
 @_errors_for_people
 def train(images_dir, head, out_dir, epochs, folds, seed, force, as_json):
     """Train the CNN and a head with speaker-grouped out-of-fold stacking."""
-    import dataclasses
-
     from pipelines.train import train as train_model
-    from ser_img.settings import CnnSettings, TrainSettings
 
-    cnn = CnnSettings() if epochs is None else dataclasses.replace(CnnSettings(), epochs=epochs)
-    report = train_model(images_dir, head, out_dir, TrainSettings(seed=seed, max_folds=folds, cnn=cnn),
+    report = train_model(images_dir, head, out_dir, _train_settings(epochs, seed=seed, max_folds=folds),
                          force=force, progress=_progress)
     if as_json:
         click.echo(json.dumps({"model": str(report.model_dir), **report.metrics}, indent=2))
@@ -119,9 +115,19 @@ def train(images_dir, head, out_dir, epochs, folds, seed, force, as_json):
         click.echo(f"model saved to {report.model_dir} ({report.seconds:.0f} s)")
 
 
+def _train_settings(epochs: int | None, **changes):
+    """TrainSettings with the CLI's changes; --epochs left out keeps the CNN's default."""
+    from ser_img.settings import CnnSettings, TrainSettings
+
+    cnn = CnnSettings() if epochs is None else CnnSettings(epochs=epochs)
+    return TrainSettings(cnn=cnn, **changes)
+
+
 def _metrics_table(scores: dict) -> str:
     """Pooled out-of-fold figures per member, then accuracy/UAR/macro-F1 per fold."""
-    members = [name for name in ("cnn", "mlp", "xgb", "lgbm", "stack") if name in scores["overall"]]
+    from ser_img.model import MEMBERS
+
+    members = [name for name in MEMBERS if name in scores["overall"]]
     lines = ["speaker-grouped cross-validation (pooled out-of-fold predictions)",
              f"{'model':<8}{'accuracy':>10}{'UAR':>8}{'macro-F1':>10}"]
     for name in members:
@@ -212,13 +218,9 @@ def _prediction_table(predictions) -> str:
 @_errors_for_people
 def demo(workdir, model_dir, epochs):
     """Run everything on a small SYNTHETIC corpus: render, train, evaluate, predict."""
-    import dataclasses
-
     from pipelines.demo import run_demo
-    from ser_img.settings import CnnSettings, TrainSettings
 
-    cnn = CnnSettings() if epochs is None else dataclasses.replace(CnnSettings(), epochs=epochs)
-    report = run_demo(workdir, model_dir, settings=TrainSettings(cnn=cnn), progress=_progress)
+    report = run_demo(workdir, model_dir, settings=_train_settings(epochs), progress=_progress)
     click.echo("SYNTHETIC demo corpus: these figures say nothing about real speech.\n")
     click.echo(_metrics_table(report.train.metrics))
     click.echo(f"\nheld-out synthetic speakers ({report.evaluation.out_dir}):")

@@ -9,9 +9,8 @@ Each variant is scored by the same speaker-grouped folds the model was trained w
 import sys
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-
-from ser_img.heads import DenseHead, balanced_weights, stack_features
+from ser_img.heads import fit_stacker, stack_features
+from ser_img.model import MEMBERS
 
 
 def cross_validated_accuracy(fit, features, labels, folds):
@@ -23,20 +22,13 @@ def cross_validated_accuracy(fit, features, labels, folds):
 
 
 def logistic(C, standardise):
-    def fit(features, labels):
-        mean = features.mean(0) if standardise else np.zeros(features.shape[1])
-        scale = np.maximum(features.std(0), 1e-8) if standardise else np.ones(features.shape[1])
-        model = LogisticRegression(C=C, max_iter=2000)
-        model.fit((features - mean) / scale, labels, sample_weight=balanced_weights(labels))
-        return DenseHead.from_sklearn(model, mean, scale)
-
-    return fit
+    return lambda features, labels: fit_stacker(features, labels, 0, C=C, standardise=standardise)
 
 
 def main(path):
     data = np.load(path)
     labels, folds = data["labels"], data["fold"]
-    members = [name for name in ("cnn", "mlp", "xgb", "lgbm") if name in data.files]
+    members = [name for name in MEMBERS if name != "stack" and name in data.files]
     probabilities = [data[name] for name in members]
     rows = [(f"{name} alone", float(np.mean(p.argmax(1) == labels))) for name, p in zip(members, probabilities)]
     rows.append(("soft vote (mean probability)", float(np.mean(sum(probabilities).argmax(1) == labels))))

@@ -15,6 +15,7 @@ from ser_img.errors import SerImgError, UsageError
 from ser_img.files import find_audio
 from ser_img.labels import clip_info
 from ser_img.manifest import (
+    MANIFEST_NAME,
     ManifestRow,
     file_sha256,
     read_manifest,
@@ -114,7 +115,7 @@ def render_folder(
         raise UsageError(f"no audio files found in {', '.join(map(str, sources))}")
     out_dir.mkdir(parents=True, exist_ok=True)
     previous_settings = read_settings(out_dir)
-    previous = {r.source: r for r in read_manifest(out_dir)} if (out_dir / "manifest.csv").exists() else {}
+    previous = {r.source: r for r in read_manifest(out_dir)} if (out_dir / MANIFEST_NAME).exists() else {}
     if previous_settings is not None and previous_settings != settings:
         log.info("render settings differ from those in %s: re-rendering every clip", out_dir)
         force, previous = True, {}

@@ -94,11 +94,15 @@ def fit_mlp(features: np.ndarray, labels: np.ndarray, seed: int) -> DenseHead:
     return DenseHead.from_sklearn(model, mean, scale)
 
 
-def fit_stacker(features: np.ndarray, labels: np.ndarray, seed: int) -> DenseHead:
+def fit_stacker(features: np.ndarray, labels: np.ndarray, seed: int, C: float = 0.5,
+                standardise: bool = True) -> DenseHead:
     from sklearn.linear_model import LogisticRegression
 
-    mean, scale = _standardiser(features)
-    model = LogisticRegression(C=0.5, max_iter=2000, random_state=seed)
+    if standardise:
+        mean, scale = _standardiser(features)
+    else:
+        mean, scale = np.zeros(features.shape[1]), np.ones(features.shape[1])
+    model = LogisticRegression(C=C, max_iter=2000, random_state=seed)
     model.fit((features - mean) / scale, labels, sample_weight=balanced_weights(labels))
     return DenseHead.from_sklearn(model, mean, scale)
 

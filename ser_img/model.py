@@ -34,6 +34,8 @@ MANIFEST_FILE = "manifest.json"
 STACKER_FILE = "stacker.npz"
 # Which heads each kind of model carries; "stack" stacks the CNN and all three heads.
 HEAD_MEMBERS = {"cnn": [], "mlp": ["mlp"], "xgb": ["xgb"], "lgbm": ["lgbm"], "stack": ["mlp", "xgb", "lgbm"]}
+# Every member a model can report, in the order tables list them.
+MEMBERS = ("cnn", *HEAD_MEMBERS["stack"], "stack")
 
 
 @dataclass
