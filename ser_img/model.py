@@ -70,6 +70,18 @@ class EmotionModel:
         members = self.member_probabilities(images)
         return members["stack" if self.head == "stack" else self.head]
 
+    def predict_signals(self, signals: list[np.ndarray]) -> np.ndarray:
+        """Probabilities (n, 8) for mono float32 clips at `render_settings.sample_rate`.
+
+        The one entry point from audio to probabilities: every caller goes through it, so
+        rendering and scoring can change inside the model without touching the callers.
+        """
+        from .spectrogram import render
+
+        if not signals:
+            return np.zeros((0, len(EMOTIONS)), dtype=np.float32)
+        return self.predict_proba(np.stack([render(s, self.render_settings) for s in signals]))
+
     @property
     def name(self) -> str:
         return self.info.get("name", "model")
