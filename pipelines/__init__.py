@@ -13,3 +13,11 @@ Progress = Callable[[Iterable[Any], int, str], Iterable[Any]]
 
 def no_progress(items: Iterable[Any], total: int, label: str) -> Iterable[Any]:
     return items
+
+
+def single_threaded_blas() -> None:
+    """One BLAS thread per process: rendering's small matrix products run 4x slower when
+    OpenBLAS spreads them over threads that the other worker processes also want."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")

@@ -13,7 +13,7 @@ from ser_img.errors import ModelError, SerImgError, UsageError
 from ser_img.files import find_audio
 from ser_img.labels import EMOTIONS
 from ser_img.model import EmotionModel, find_default_model, load_model
-from ser_img.spectrogram import RenderSettings, render
+from ser_img.spectrogram import RenderSettings, render_inputs
 
 from . import Progress, no_progress
 from .render import run_parallel
@@ -47,10 +47,11 @@ def resolve_model_dir(model_dir: Path | None) -> Path:
     return found
 
 
-def _render_file(job: tuple[Path, RenderSettings]) -> tuple[np.ndarray | None, str]:
+def _render_file(job: tuple[Path, RenderSettings]) -> tuple[tuple[np.ndarray, np.ndarray] | None, str]:
+    """(image, descriptors) of one file, or None and the reason it failed."""
     path, settings = job
     try:
-        return render(load_audio(path, settings.sample_rate).samples, settings), ""
+        return render_inputs(load_audio(path, settings.sample_rate).samples, settings), ""
     except SerImgError as exc:
         return None, str(exc)
     except OSError as exc:
@@ -71,11 +72,12 @@ def predict_files(sources: list[Path], model_dir: Path | None = None, model: Emo
     for batch in progress(batches, len(batches), f"predicting {len(paths)} files"):
         jobs = [(path, model.render_settings) for path in batch]
         rendered = list(run_parallel(_render_file, jobs, workers if len(batch) > 8 else 1))
-        ok = [(path, image) for path, (image, _) in zip(batch, rendered) if image is not None]
-        report.failures += [(str(path), error) for path, (image, error) in zip(batch, rendered) if image is None]
+        ok = [(path, inputs) for path, (inputs, _) in zip(batch, rendered) if inputs is not None]
+        report.failures += [(str(path), error) for path, (inputs, error) in zip(batch, rendered) if inputs is None]
         if not ok:
             continue
-        probabilities = model.predict_proba(np.stack([image for _, image in ok]))
+        probabilities = model.predict_proba(np.stack([image for _, (image, _) in ok]),
+                                            np.stack([values for _, (_, values) in ok]))
         scored.append(probabilities)
         for (path, _), row in zip(ok, probabilities):
             report.predictions.append(Prediction(

@@ -23,9 +23,10 @@ from ser_img.manifest import (
     write_manifest,
     write_settings,
 )
-from ser_img.spectrogram import RenderSettings, render, write_png
+from ser_img.descriptors import descriptor_path, write_descriptors
+from ser_img.spectrogram import RenderSettings, render_inputs, write_png
 
-from . import Progress, no_progress
+from . import Progress, no_progress, single_threaded_blas
 
 log = logging.getLogger("ser_img")
 
@@ -51,7 +52,10 @@ def render_clip(source: Path, image_path: Path, settings: RenderSettings) -> Man
     try:
         stat = source.stat()
         audio = load_audio(source, settings.sample_rate)
-        write_png(image_path, render(audio.samples, settings))
+        image, descriptors = render_inputs(audio.samples, settings)
+        # Descriptors first: an image on disk means its clip is complete.
+        write_descriptors(image_path, descriptors)
+        write_png(image_path, image)
     except SerImgError as exc:
         row.error = str(exc)
         return row
@@ -78,6 +82,8 @@ def _render_job(job: tuple[Path, Path, str, RenderSettings]) -> ManifestRow:
 
 def _is_current(previous: ManifestRow | None, source: Path, out_dir: Path) -> bool:
     if previous is None or previous.status != "ok" or not (out_dir / previous.image).is_file():
+        return False
+    if not descriptor_path(out_dir / previous.image).is_file():
         return False
     try:
         stat = source.stat()
@@ -147,9 +153,10 @@ def run_parallel(function, jobs: list, workers: int | None = None):
     """map(function, jobs) over every core, in order; in-process for one worker or job."""
     workers = min(workers or os.cpu_count() or 1, len(jobs))
     if workers <= 1:
+        single_threaded_blas()
         yield from map(function, jobs)
         return
     # spawn: the caller may already hold TensorFlow's threads, which fork would copy broken.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=single_threaded_blas) as pool:
         yield from pool.map(function, jobs, chunksize=max(1, min(16, len(jobs) // (4 * workers))))

@@ -24,17 +24,20 @@ from pathlib import Path
 import numpy as np
 
 from ser_img import metrics
+from ser_img.card import model_card
 from ser_img.dataset import LabelledImages, load_labelled_images
-from ser_img.errors import UsageError
+from ser_img.errors import ModelError, UsageError
 from ser_img.folds import speaker_folds
-from ser_img.heads import HEADS, N_CLASSES, balanced_weights, fit_stacker, stack_features
-from ser_img.model import HEAD_MEMBERS, EmotionModel, save_model
+from ser_img.heads import HEADS, N_CLASSES, balanced_weights, fit_stacker, head_features, stack_features
+from ser_img.lite import LiteCnn
+from ser_img.model import HEAD_MEMBERS, MEMBERS, EmotionModel, save_model
 from ser_img.settings import TrainSettings
 from ser_img.spectrogram import encode_png
 
 from . import Progress, no_progress
 
 log = logging.getLogger("ser_img")
+LITE_TOLERANCE = 1e-4  # largest difference in any probability between LiteRT and Keras
 
 
 @dataclass
@@ -80,34 +83,56 @@ def train(images_dir: Path, head: str = "stack", out_dir: Path | None = None,
     model = EmotionModel(head=head, render_settings=data.settings, cnns=cnns, heads=heads, stacker=stacker,
                          info=info)
     picture = metrics.confusion_png(scores["confusion_matrix"], f"{final}: speaker-grouped CV")
-    reports = {"confusion.png": encode_png(picture), "oof.npz": _oof_archive(oof, data, folds)}
+    card = model_card(info, scores, [name for name in MEMBERS if name in oof])
+    reports = {"confusion.png": encode_png(picture), "oof.npz": _oof_archive(oof, data, folds),
+               "MODEL_CARD.md": card.encode("utf-8")}
     save_model(model, out_dir, scores, reports, replace=force)
     return TrainReport(model_dir=out_dir, head=head, metrics=scores, seconds=seconds)
 
 
 def _fold_pipelines(data: LabelledImages, folds, head_names: list[str], settings: TrainSettings,
                     progress: Progress):
-    from ser_img.cnn import cnn_outputs, train_cnn
+    from ser_img.cnn import train_cnn
 
     oof = {name: np.zeros((len(data.labels), N_CLASSES)) for name in ["cnn", *head_names]}
     cnns, heads = [], []
     for k in progress(range(len(folds)), len(folds), "training fold models"):
         train_idx, test_idx = folds[k]
         cnn_idx, head_idx = _split_for_heads(train_idx, data.speakers, settings) if head_names else (train_idx, [])
-        cnn = train_cnn(data.images[cnn_idx], data.labels[cnn_idx], N_CLASSES, settings.cnn,
-                        seed=settings.seed + k, sample_weight=balanced_weights(data.labels[cnn_idx]))
-        test_embeddings, oof["cnn"][test_idx] = cnn_outputs(cnn, data.images[test_idx])
+        keras_cnn = train_cnn(data.images[cnn_idx], data.labels[cnn_idx], N_CLASSES, settings.cnn,
+                              seed=settings.seed + k, sample_weight=balanced_weights(data.labels[cnn_idx]))
+        cnn = _deployable(keras_cnn, data.images[test_idx])
+        test_embeddings, oof["cnn"][test_idx] = cnn.outputs(data.images[test_idx])
         fold_heads = {}
         if head_names:
-            head_embeddings, _ = cnn_outputs(cnn, data.images[head_idx])
+            head_embeddings, _ = cnn.outputs(data.images[head_idx])
             for name in head_names:
-                fold_heads[name] = HEADS[name].fit(head_embeddings, data.labels[head_idx], settings.seed + k)
-                oof[name][test_idx] = fold_heads[name].predict_proba(test_embeddings)
+                # The descriptor head has no CNN in it, so it may learn from every training speaker.
+                rows, embeddings = (train_idx, None) if name == "desc" else (head_idx, head_embeddings)
+                features = head_features(name, embeddings, data.descriptors[rows])
+                fold_heads[name] = HEADS[name].fit(features, data.labels[rows], settings.seed + k)
+                oof[name][test_idx] = fold_heads[name].predict_proba(
+                    head_features(name, test_embeddings, data.descriptors[test_idx]))
         cnns.append(cnn)
         heads.append(fold_heads)
         log.info("fold %d/%d (%d held-out clips): %s", k + 1, len(folds), len(test_idx), ", ".join(
             f"{name} {np.mean(p[test_idx].argmax(1) == data.labels[test_idx]):.3f}" for name, p in oof.items()))
     return cnns, heads, oof
+
+
+def _deployable(keras_cnn, images: np.ndarray) -> LiteCnn:
+    """The CNN as the saved model will run it (LiteRT), checked against Keras on `images`.
+
+    The figures are computed with this runtime, so they are the shipped model's figures.
+    """
+    from ser_img.cnn import cnn_outputs, to_tflite
+
+    lite = LiteCnn(to_tflite(keras_cnn), N_CLASSES)
+    sample = images[:64]
+    gap = np.abs(lite.outputs(sample)[1] - cnn_outputs(keras_cnn, sample)[1]).max(initial=0.0)
+    if gap > LITE_TOLERANCE:
+        raise ModelError(f"the TensorFlow Lite CNN differs from Keras by {gap:.2g} (more than {LITE_TOLERANCE})")
+    return lite
 
 
 def _split_for_heads(train_idx: np.ndarray, speakers: list[str], settings: TrainSettings):

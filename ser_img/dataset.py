@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .descriptors import read_descriptors
 from .errors import UsageError
 from .labels import EMOTIONS
 from .manifest import ManifestRow, read_manifest, read_settings
@@ -18,6 +19,7 @@ UNKNOWN_SPEAKER = "unknown"
 @dataclass
 class LabelledImages:
     images: np.ndarray  # (n, height, width, 3) uint8
+    descriptors: np.ndarray  # (n, d) float32, ser_img.descriptors of each clip
     labels: np.ndarray  # indices into EMOTIONS
     speakers: list[str]
     rows: list[ManifestRow]
@@ -42,6 +44,7 @@ def load_labelled_images(folder: Path) -> LabelledImages:
                          f"{(settings.height, settings.width)}; re-render with --force")
     return LabelledImages(
         images=images,
+        descriptors=np.stack([read_descriptors(folder / r.image) for r in rows]),
         labels=np.array([EMOTIONS.index(r.label) for r in rows]),
         speakers=[r.speaker or UNKNOWN_SPEAKER for r in rows],
         rows=rows,

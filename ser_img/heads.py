@@ -1,11 +1,12 @@
 """Classifiers on CNN embeddings (MLP, XGBoost, LightGBM) and the stacker over them.
 
 Each head is saved in a native, pickle-free format: NumPy arrays for the MLP and the
-stacker (inference is a few matrix products), XGBoost UBJSON, LightGBM text.
+stacker (inference is a few matrix products), gzipped XGBoost UBJSON and LightGBM text.
 """
 
 from __future__ import annotations
 
+import gzip
 import warnings
 from pathlib import Path
 
@@ -108,7 +109,7 @@ def fit_stacker(features: np.ndarray, labels: np.ndarray, seed: int, C: float = 
 
 
 class XgbHead:
-    file_name = "xgb.ubj"
+    file_name = "xgb.ubj.gz"  # gzip: the shipped model must stay small
 
     def __init__(self, booster):
         self.booster = booster
@@ -129,19 +130,19 @@ class XgbHead:
         return self.booster.predict(xgboost.DMatrix(np.asarray(features))).astype(np.float64)
 
     def save(self, path: Path) -> None:
-        self.booster.save_model(str(path))
+        Path(path).write_bytes(gzip.compress(bytes(self.booster.save_raw("ubj")), mtime=0))
 
     @classmethod
     def load(cls, path: Path) -> "XgbHead":
         import xgboost
 
         booster = xgboost.Booster()
-        booster.load_model(str(path))
+        booster.load_model(bytearray(gzip.decompress(Path(path).read_bytes())))
         return cls(booster)
 
 
 class LgbmHead:
-    file_name = "lgbm.txt"
+    file_name = "lgbm.txt.gz"
 
     def __init__(self, booster):
         self.booster = booster
@@ -161,13 +162,13 @@ class LgbmHead:
         return np.asarray(self.booster.predict(np.asarray(features)), dtype=np.float64)
 
     def save(self, path: Path) -> None:
-        Path(path).write_text(self.booster.model_to_string(), encoding="utf-8")
+        Path(path).write_bytes(gzip.compress(self.booster.model_to_string().encode("utf-8"), mtime=0))
 
     @classmethod
     def load(cls, path: Path) -> "LgbmHead":
         import lightgbm
 
-        return cls(lightgbm.Booster(model_str=Path(path).read_text(encoding="utf-8")))
+        return cls(lightgbm.Booster(model_str=gzip.decompress(Path(path).read_bytes()).decode("utf-8")))
 
 
 class MlpHead(DenseHead):
@@ -175,8 +176,27 @@ class MlpHead(DenseHead):
     fit = staticmethod(fit_mlp)
 
 
+def fit_descriptor_lr(features: np.ndarray, labels: np.ndarray, seed: int) -> DenseHead:
+    # Strong regularisation: hundreds of correlated statistics, a few speakers' worth of clips.
+    return fit_stacker(features, labels, seed, C=0.01)
+
+
+class DescriptorHead(DenseHead):
+    """Logistic regression on the acoustic descriptors alone; no CNN in it."""
+
+    file_name = "desc.npz"
+    fit = staticmethod(fit_descriptor_lr)
+
+
 # name -> class with fit(features, labels, seed), predict_proba, save(path), load(path), file_name
-HEADS = {"mlp": MlpHead, "xgb": XgbHead, "lgbm": LgbmHead}
+HEADS = {"mlp": MlpHead, "xgb": XgbHead, "lgbm": LgbmHead, "desc": DescriptorHead}
+
+
+def head_features(name: str, embeddings: np.ndarray, descriptors: np.ndarray) -> np.ndarray:
+    """What head `name` reads: the descriptors alone for "desc", else the CNN's embeddings beside them."""
+    if name == "desc":
+        return descriptors
+    return np.concatenate([embeddings, descriptors], axis=1)
 
 
 def stack_features(member_probabilities: list[np.ndarray]) -> np.ndarray:

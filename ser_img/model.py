@@ -2,12 +2,12 @@
 
 Directory layout (every file listed with its SHA-256 in manifest.json):
   model.json     labels, head, render and training settings, versions, members
-  cnn_K.keras    fold K's CNN (Keras native format), one per speaker-grouped fold
-  mlp_K.npz, xgb_K.ubj, lgbm_K.txt          fold K's heads, where the model uses them
+  cnn_K.tflite   fold K's CNN as a TensorFlow Lite flatbuffer, run by LiteRT at inference
+  mlp_K.npz, xgb_K.ubj.gz, lgbm_K.txt.gz, desc_K.npz   fold K's heads, where the model uses them
   stacker.npz                               the stacker, for head "stack"
   metrics.json, confusion.png               cross-validated figures
   oof.npz                                   out-of-fold probabilities behind those figures
-Nothing in it is unpickled: NumPy archives load with allow_pickle=False and Keras in safe mode.
+Nothing in it is unpickled: NumPy archives load with allow_pickle=False; TensorFlow is not loaded.
 """
 
 from __future__ import annotations
@@ -24,16 +24,19 @@ import numpy as np
 
 from . import __version__
 from .errors import ModelError, UsageError
-from .heads import HEADS, DenseHead, stack_features
+from .heads import HEADS, DenseHead, head_features, stack_features
 from .labels import EMOTIONS
+from .lite import LiteCnn
 from .spectrogram import RenderSettings
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: heads read descriptors beside the embeddings
 MODEL_FILE = "model.json"
 MANIFEST_FILE = "manifest.json"
 STACKER_FILE = "stacker.npz"
 # Which heads each kind of model carries; "stack" stacks the CNN and all three heads.
-HEAD_MEMBERS = {"cnn": [], "mlp": ["mlp"], "xgb": ["xgb"], "lgbm": ["lgbm"], "stack": ["mlp", "xgb", "lgbm"]}
+# "desc" (logistic regression on the acoustic descriptors alone) serves only the stack.
+HEAD_MEMBERS = {"cnn": [], "mlp": ["mlp"], "xgb": ["xgb"], "lgbm": ["lgbm"],
+                "stack": ["mlp", "xgb", "lgbm", "desc"]}
 # Every member a model can report, in the order tables list them.
 MEMBERS = ("cnn", *HEAD_MEMBERS["stack"], "stack")
 
@@ -42,32 +45,31 @@ MEMBERS = ("cnn", *HEAD_MEMBERS["stack"], "stack")
 class EmotionModel:
     head: str
     render_settings: RenderSettings
-    cnns: list
+    cnns: list[LiteCnn]  # one per fold, run by LiteRT
     heads: list[dict] = field(default_factory=list)  # per fold CNN: head name -> head
     stacker: DenseHead | None = None
     info: dict = field(default_factory=dict)  # training settings, metrics summary, versions
 
-    def member_probabilities(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        """Class probabilities of the CNN, each head and the stack, averaged over the fold CNNs.
+    def member_probabilities(self, images: np.ndarray, descriptors: np.ndarray) -> dict[str, np.ndarray]:
+        """Class probabilities of the CNN, each head and the stack, averaged over the folds.
 
-        Each fold's heads see only their own CNN's embeddings: embedding spaces of
-        separately trained CNNs do not line up.
+        Each fold's heads see only their own CNN's embeddings (beside the descriptors):
+        embedding spaces of separately trained CNNs do not line up.
         """
-        from .cnn import cnn_outputs
-
         totals: dict[str, np.ndarray] = {}
         for cnn, heads in zip(self.cnns, self.heads):
-            embeddings, cnn_probs = cnn_outputs(cnn, images)
+            embeddings, cnn_probs = cnn.outputs(images)
             members = {"cnn": cnn_probs}
-            members.update({name: head.predict_proba(embeddings) for name, head in heads.items()})
+            members.update({name: head.predict_proba(head_features(name, embeddings, descriptors))
+                            for name, head in heads.items()})
             if self.stacker is not None:
                 members["stack"] = self.stacker.predict_proba(stack_features(list(members.values())))
             for name, probs in members.items():
                 totals[name] = totals.get(name, 0.0) + probs / len(self.cnns)
         return totals
 
-    def predict_proba(self, images: np.ndarray) -> np.ndarray:
-        members = self.member_probabilities(images)
+    def predict_proba(self, images: np.ndarray, descriptors: np.ndarray) -> np.ndarray:
+        members = self.member_probabilities(images, descriptors)
         return members["stack" if self.head == "stack" else self.head]
 
     def predict_signals(self, signals: list[np.ndarray]) -> np.ndarray:
@@ -76,11 +78,12 @@ class EmotionModel:
         The one entry point from audio to probabilities: every caller goes through it, so
         rendering and scoring can change inside the model without touching the callers.
         """
-        from .spectrogram import render
+        from .spectrogram import render_inputs
 
         if not signals:
             return np.zeros((0, len(EMOTIONS)), dtype=np.float32)
-        return self.predict_proba(np.stack([render(s, self.render_settings) for s in signals]))
+        images, descriptors = zip(*(render_inputs(s, self.render_settings) for s in signals))
+        return self.predict_proba(np.stack(images), np.stack(descriptors))
 
     @property
     def name(self) -> str:
@@ -88,7 +91,7 @@ class EmotionModel:
 
 
 def head_file(name: str, fold: int) -> str:
-    stem, suffix = HEADS[name].file_name.split(".")
+    stem, suffix = HEADS[name].file_name.split(".", 1)
     return f"{stem}_{fold}.{suffix}"
 
 
@@ -98,8 +101,6 @@ def save_model(model: EmotionModel, out_dir: Path, metrics: dict, reports: dict[
 
     `reports` are further files by name (the CV confusion matrix, out-of-fold predictions).
     """
-    from .cnn import save_cnn
-
     out_dir = Path(out_dir)
     if out_dir.exists() and not replace:
         raise UsageError(f"{out_dir}: already exists (choose another --out or pass --force)")
@@ -107,7 +108,7 @@ def save_model(model: EmotionModel, out_dir: Path, metrics: dict, reports: dict[
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
     try:
         for index, (cnn, heads) in enumerate(zip(model.cnns, model.heads)):
-            save_cnn(cnn, str(staging / f"cnn_{index}.keras"))
+            (staging / f"cnn_{index}.tflite").write_bytes(cnn.flatbuffer)
             for name, head in heads.items():
                 head.save(staging / head_file(name, index))
         if model.stacker is not None:
@@ -182,19 +183,17 @@ def read_description(model_dir: Path) -> dict:
 
 
 def load_model(model_dir: Path) -> EmotionModel:
-    from .cnn import load_cnn
-
     model_dir = Path(model_dir)
     description = read_description(model_dir)
     head = description["head"]
     folds = range(description.get("n_cnns", 0))
-    required = [f"cnn_{i}.keras" for i in folds] + [head_file(n, i) for i in folds for n in HEAD_MEMBERS[head]]
+    required = [f"cnn_{i}.tflite" for i in folds] + [head_file(n, i) for i in folds for n in HEAD_MEMBERS[head]]
     required += [STACKER_FILE] if head == "stack" else []
     unchecked = sorted(set(required) - set(description["files"]))
     if not required[:1] or unchecked:
         raise ModelError(f"{model_dir}: incomplete model ({', '.join(unchecked) or 'no CNN'} not in the manifest)")
     try:
-        cnns = [load_cnn(str(model_dir / f"cnn_{i}.keras")) for i in folds]
+        cnns = [LiteCnn((model_dir / f"cnn_{i}.tflite").read_bytes(), len(EMOTIONS)) for i in folds]
         heads = [{name: HEADS[name].load(model_dir / head_file(name, i)) for name in HEAD_MEMBERS[head]}
                  for i in folds]
         stacker = DenseHead.load(model_dir / STACKER_FILE) if head == "stack" else None

@@ -41,6 +41,8 @@ class RenderSettings:
     height: int = 128
     width: int = 128
     colormap: str = "viridis"
+    # Version of ser_img.descriptors' recipe; a change re-renders, like any other setting.
+    descriptor_version: int = 2
 
     def __post_init__(self):
         if self.colormap not in _COLORMAPS:
@@ -150,6 +152,13 @@ def to_image(level: np.ndarray, settings: RenderSettings) -> np.ndarray:
 def render(samples: np.ndarray, settings: RenderSettings) -> np.ndarray:
     """Mono audio at `settings.sample_rate` to the model's input image."""
     return to_image(log_mel(fit_window(samples, settings), settings), settings)
+
+
+def render_inputs(samples: np.ndarray, settings: RenderSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Everything the model reads from a clip: its image and its acoustic descriptors."""
+    from .descriptors import descriptors
+
+    return render(samples, settings), descriptors(samples, settings)
 
 
 def encode_png(rgb: np.ndarray) -> bytes:

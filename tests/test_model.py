@@ -56,9 +56,9 @@ def test_boosted_heads_round_trip_exactly(tmp_path, name):
 
 def test_saved_model_loads_to_identical_probabilities(stack_model, images):
     data = load_labelled_images(images)
-    first = load_model(stack_model).member_probabilities(data.images[:10])
-    second = load_model(stack_model).member_probabilities(data.images[:10])
-    assert set(first) == {"cnn", "mlp", "xgb", "lgbm", "stack"}
+    first = load_model(stack_model).member_probabilities(data.images[:10], data.descriptors[:10])
+    second = load_model(stack_model).member_probabilities(data.images[:10], data.descriptors[:10])
+    assert set(first) == {"cnn", "mlp", "xgb", "lgbm", "desc", "stack"}
     for name in first:
         assert np.array_equal(first[name], second[name])
         assert np.allclose(first[name].sum(axis=1), 1.0)
@@ -101,8 +101,8 @@ def test_altered_model_is_refused(stack_model, tmp_path):
 
 def test_incomplete_model_is_refused(stack_model, tmp_path):
     copy = _copy(stack_model, tmp_path)
-    (copy / "cnn_1.keras").unlink()
-    with pytest.raises(ModelError, match="cnn_1.keras is missing"):
+    (copy / "cnn_1.tflite").unlink()
+    with pytest.raises(ModelError, match="cnn_1.tflite is missing"):
         load_model(copy)
 
 
@@ -123,3 +123,36 @@ def test_incompatible_model_is_refused(stack_model, tmp_path):
 def test_a_folder_that_is_not_a_model_is_refused(tmp_path):
     with pytest.raises(ModelError, match="not a ser-img model"):
         load_model(tmp_path)
+
+
+def test_inference_runs_without_tensorflow(stack_model, corpus):
+    """Loading and predicting go through LiteRT: TensorFlow is never imported."""
+    import subprocess
+    import sys
+
+    clip = next(corpus.rglob("*.wav"))
+    script = (
+        "import sys\n"
+        "from ser_img.audio import load_audio\n"
+        "from ser_img.model import load_model\n"
+        f"model = load_model({str(stack_model)!r})\n"
+        f"p = model.predict_signals([load_audio({str(clip)!r}, model.render_settings.sample_rate).samples])\n"
+        "assert abs(p.sum() - 1) < 1e-6, p\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]
+
+
+def test_lite_cnn_matches_keras_and_a_mismatch_is_refused(monkeypatch):
+    import pipelines.train as training
+    from ser_img.cnn import build_cnn
+    from ser_img.settings import CnnSettings
+
+    keras_cnn = build_cnn(32, 32, 8, CnnSettings(channels=(4, 8)))
+    images = np.random.default_rng(0).integers(0, 256, (10, 32, 32, 3)).astype(np.uint8)
+    lite = training._deployable(keras_cnn, images)
+    assert lite.outputs(images)[0].shape == (10, 64)
+    monkeypatch.setattr(training, "LITE_TOLERANCE", -1.0)
+    with pytest.raises(ModelError, match="differs from Keras"):
+        training._deployable(keras_cnn, images)
