@@ -244,6 +244,29 @@ def _prediction_table(predictions) -> str:
 
 
 @main.command()
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
+              help="Model directory [default: newest under ./artifacts].")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 exposes the server to the network.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--max-upload-mb", type=click.FloatRange(0.01), default=100.0, show_default=True,
+              help="Largest upload accepted.")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(0.1), default=120.0, show_default=True,
+              help="Seconds a request may take before it is answered 504.")
+@click.option("--workers", type=click.IntRange(1), default=4, show_default=True,
+              help="Requests decoded and scored at once.")
+@_errors_for_people
+def serve(model_dir, host, port, max_upload_mb, timeout_s, workers):
+    """Serve the HTTP API and the web page (http://HOST:PORT/), model loaded once."""
+    from pipelines.serve import ServeSettings
+    from pipelines.serve import serve as run_server
+
+    settings = ServeSettings(max_upload_bytes=int(max_upload_mb * 1024 * 1024), timeout_s=timeout_s,
+                             workers=workers)
+    run_server(model_dir, host, port, settings)
+
+
+@main.command()
 @click.option("--workdir", type=click.Path(path_type=Path), default=Path("data/demo"), show_default=True,
               help="Where the synthetic audio, images and evaluation go.")
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=Path("artifacts/demo-stack"),

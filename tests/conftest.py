@@ -41,6 +41,22 @@ def stack_model(images, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def recognizer(stack_model):
+    from ser_img.recognizer import EmotionRecognizer
+
+    return EmotionRecognizer.load(stack_model)
+
+
+@pytest.fixture(scope="session")
+def server_url(recognizer):
+    """The HTTP server on a free loopback port, over the session's tiny model."""
+    from pipelines.serve import BackgroundServer, create_app
+
+    with BackgroundServer(create_app(recognizer)) as url:
+        yield url
+
+
 def write_long_recording(path: Path, sample_rate: int = 16000) -> tuple[Path, list[tuple[float, float]]]:
     """Synthetic speech, 4 s of digital silence, more speech: (path, voiced stretches in s)."""
     import numpy as np

@@ -18,11 +18,6 @@ from ser_img.stream import read_blocks, sliding_windows
 from tests.conftest import write_long_recording
 
 
-@pytest.fixture(scope="module")
-def recognizer(stack_model):
-    return EmotionRecognizer.load(stack_model)
-
-
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(1, 400), block=st.integers(1, 150), window=st.integers(5, 60), hop=st.integers(1, 80))
 def test_windows_do_not_depend_on_how_the_stream_is_cut(n, block, window, hop):
