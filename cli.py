@@ -187,7 +187,8 @@ def _evaluation_table(report: dict) -> str:
 @click.option("--hop", "hop_s", type=click.FloatRange(0.05, 60), default=None,
               help="Seconds between segment starts [half the window].")
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per file, with its timeline.")
-@click.option("--csv", "as_csv", is_flag=True, help="One CSV row per segment: path, start, end, label, 8 probabilities.")
+@click.option("--csv", "as_csv", is_flag=True,
+              help="CSV, one row per segment: path, start, end, label, 8 probabilities.")
 @_errors_for_people
 def predict(sources, model_dir, window_s, hop_s, as_json, as_csv):
     """Predict the emotion of audio files or folders.

@@ -60,8 +60,8 @@ def predict_files(sources: list[Path], model_dir: Path | None = None, model: Emo
     model_dir = resolve_model_dir(model_dir) if model is None else Path(model_dir or model.name)
     recognizer = EmotionRecognizer(model or load_model(model_dir), model_dir, window_s=window_s, hop_s=hop_s)
     durations = {path: audio_duration(path) for path in paths}
-    long = [path for path in paths if durations[path] is not None and recognizer.is_long(durations[path])]
-    short = [path for path in paths if path not in set(long)]
+    is_long = {path: durations[path] is not None and recognizer.is_long(durations[path]) for path in paths}
+    long, short = [p for p in paths if is_long[p]], [p for p in paths if not is_long[p]]
     results: dict[Path, Recognition | str] = {}
     batches = [short[i : i + BATCH] for i in range(0, len(short), BATCH)]
     for batch in progress(batches, len(batches), f"predicting {len(short)} clips"):
@@ -70,8 +70,8 @@ def predict_files(sources: list[Path], model_dir: Path | None = None, model: Emo
         results.update((path, error) for path, (samples, _, error) in zip(batch, loaded) if samples is None)
         ok = [(path, samples, duration) for path, (samples, duration, _) in zip(batch, loaded) if samples is not None]
         if ok:
-            paths_ok, signals, seconds = zip(*ok)
-            results.update(zip(paths_ok, recognizer.predict_clips(list(signals), list(seconds), list(map(str, paths_ok)))))
+            done, signals, seconds = (list(column) for column in zip(*ok))
+            results.update(zip(done, recognizer.predict_clips(signals, seconds, [str(p) for p in done])))
     for path in progress(long, len(long), f"predicting {len(long)} long recordings"):
         try:
             results[path] = recognizer.predict_long(path, durations[path])
@@ -84,5 +84,6 @@ def predict_files(sources: list[Path], model_dir: Path | None = None, model: Emo
             report.failures.append((str(path), result))
         else:
             report.predictions.append(result)
-    report.probabilities = np.array([[p.probabilities[e] for e in EMOTIONS] for p in report.predictions]).reshape(-1, len(EMOTIONS))
+    rows = [[p.probabilities[e] for e in EMOTIONS] for p in report.predictions]
+    report.probabilities = np.array(rows, dtype=np.float64).reshape(-1, len(EMOTIONS))
     return report

@@ -249,7 +249,8 @@ def serve(model_dir: Path | None, host: str = "127.0.0.1", port: int = 8000,
     if not 0 <= port <= 65535:
         raise UsageError(f"port {port} is not between 0 and 65535")
     app = load_app(model_dir, settings)
-    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
+    level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()  # the CLI's -v/-q
+    uvicorn.run(app, host=host, port=port, log_level=level, timeout_graceful_shutdown=5)
 
 
 class BackgroundServer:

@@ -29,7 +29,7 @@ from . import __version__
 from .audio import load_audio, to_rate
 from .errors import AudioError, ModelError, UsageError
 from .labels import EMOTIONS
-from .stream import Window, audio_duration, loudest_frame_db, read_blocks, sliding_windows
+from .stream import BLOCK_S, Window, audio_duration, loudest_frame_db, read_blocks, sliding_windows
 
 LONG_FACTOR = 2.0  # audio longer than this many windows is scored as a timeline
 SILENCE_DB = -50.0  # a window whose loudest 16-ms stretch is below this level (dBFS) is skipped
@@ -74,7 +74,11 @@ class Recognition:
 
 
 class EmotionRecognizer:
-    """A loaded model and the settings to apply it; safe to share between threads."""
+    """A loaded model and the settings to apply it; safe to share between threads.
+
+    Concurrent calls are batched: signals waiting while the model is busy are scored
+    together in its next pass.
+    """
 
     def __init__(self, model, model_dir: Path | None = None, window_s: float | None = None,
                  hop_s: float | None = None, silence_db: float = SILENCE_DB):
@@ -87,10 +91,10 @@ class EmotionRecognizer:
         if self.window_s <= 0 or self.hop_s <= 0:
             raise UsageError("window and hop must be positive")
         self.silence_db = silence_db
-        self._lock = threading.Lock()  # one batch in the model at a time
+        self._score = _Batcher(model.predict_signals)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, **options) -> "EmotionRecognizer":
+    def load(cls, path: str | Path | None = None, **options) -> EmotionRecognizer:
         """The model at `path`, or the default one (newest under ./artifacts, else packaged)."""
         from .model import load_model
 
@@ -131,7 +135,7 @@ class EmotionRecognizer:
         duration = samples.size / self.sample_rate
         if not self.is_long(duration):
             return self.predict_clips([samples], [duration], [None], with_image)[0]
-        block = int(30 * self.sample_rate)
+        block = int(BLOCK_S * self.sample_rate)
         blocks = (samples[i : i + block] for i in range(0, samples.size, block))
         return self._timeline(blocks, duration, None, with_image)
 
@@ -190,14 +194,51 @@ class EmotionRecognizer:
             shares=shares, model=self.model_info, source=source, silent_s=round(silent, 3),
             image_png=self._image(first_voiced) if with_image else None)
 
-    def _score(self, signals: list[np.ndarray]) -> np.ndarray:
-        with self._lock:
-            return self.model.predict_signals(signals)
-
     def _image(self, signal: np.ndarray) -> bytes:
         from .spectrogram import encode_png, render
 
         return encode_png(render(signal, self.model.render_settings))
+
+
+class _Job:
+    def __init__(self, signals: list[np.ndarray]):
+        self.signals = signals
+        self.result: np.ndarray | None = None
+        self.error: BaseException | None = None
+
+
+class _Batcher:
+    """Lets one call into the model at a time, scoring everything that waited as one batch.
+
+    Threads that arrive while the model is busy queue their signals; the next thread to
+    get the model takes the whole queue, so concurrent requests share a batch (one pass
+    per fold CNN) instead of queueing one by one.
+    """
+
+    def __init__(self, score):
+        self._score = score
+        self._queue: list[_Job] = []
+        self._queue_lock = threading.Lock()
+        self._model_lock = threading.Lock()
+
+    def __call__(self, signals: list[np.ndarray]) -> np.ndarray:
+        job = _Job(signals)
+        with self._queue_lock:
+            self._queue.append(job)
+        with self._model_lock:
+            if job.result is None and job.error is None:
+                with self._queue_lock:
+                    jobs, self._queue = self._queue, []
+                try:
+                    scored = self._score([s for j in jobs for s in j.signals])
+                    for j, end in zip(jobs, np.cumsum([len(j.signals) for j in jobs])):
+                        j.result = scored[end - len(j.signals) : end]
+                except BaseException as exc:
+                    for j in jobs:
+                        j.error = exc
+        if job.error is not None:
+            raise job.error
+        return job.result
 
 
 def resolve_model_dir(path: str | Path | None) -> Path:

@@ -103,3 +103,33 @@ def test_the_package_exports_the_recognizer_lazily():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "EmotionRecognizer"
+
+
+def test_calls_that_wait_for_the_model_share_one_batch_and_get_their_own_rows():
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ser_img.recognizer import _Batcher
+
+    busy, release, calls = threading.Event(), threading.Event(), []
+
+    def score(signals):
+        calls.append(len(signals))
+        if len(calls) == 1:  # hold the model while the others queue
+            busy.set()
+            release.wait(30)
+        return np.stack([np.full(8, s[0]) for s in signals])
+
+    batcher = _Batcher(score)
+    with ThreadPoolExecutor(5) as pool:
+        first = pool.submit(batcher, [np.array([0.0])])
+        busy.wait(30)
+        rest = [pool.submit(batcher, [np.array([i]), np.array([i + 0.5])]) for i in (1.0, 2.0, 3.0, 4.0)]
+        while len(batcher._queue) < 4:
+            time.sleep(0.01)
+        release.set()
+    assert calls == [1, 8]
+    assert first.result()[:, 0].tolist() == [0.0]
+    for i, future in zip((1.0, 2.0, 3.0, 4.0), rest):
+        assert future.result()[:, 0].tolist() == [i, i + 0.5]
