@@ -81,7 +81,7 @@ class _Upload:
     def write(self, data: bytes) -> None:
         self.size += len(data)
         if self.size > self.limit:
-            raise RequestFailed(413, f"{self.name}: larger than the {self.limit // (1024 * 1024)} MiB upload limit")
+            raise RequestFailed(413, f"{self.name}: larger than the {_mib(self.limit)} upload limit")
         self._handle.write(data)
 
     def close(self) -> None:
@@ -137,6 +137,10 @@ async def _receive(request, upload: _Upload) -> None:
                                  "or as the request body")
 
 
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.3g} MiB"
+
+
 def _recognize(recognizer: EmotionRecognizer, upload: _Upload, folder: Path, with_image: bool) -> dict:
     """Score the upload, then delete its folder, whatever happens (runs on a worker thread)."""
     try:
@@ -169,6 +173,7 @@ def create_app(recognizer: EmotionRecognizer, settings: ServeSettings = ServeSet
     app = FastAPI(title="ser-img", version=__version__, lifespan=lifespan,
                   description="Speech emotion recognition: upload audio, get the emotion, its eight "
                               "probabilities and, for long recordings, a timeline.")
+
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
 
@@ -216,19 +221,23 @@ def create_app(recognizer: EmotionRecognizer, settings: ServeSettings = ServeSet
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > settings.max_upload_bytes + 64 * 1024:
             raise RequestFailed(413, f"request of {int(declared)} bytes is over the "
-                                     f"{settings.max_upload_bytes // (1024 * 1024)} MiB upload limit")
+                                     f"{_mib(settings.max_upload_bytes)} upload limit")
+        deadline = asyncio.get_running_loop().time() + settings.timeout_s
         folder = Path(tempfile.mkdtemp(prefix="ser-img-upload-"))  # mode 0700: private to this user
         upload = _Upload(folder, settings.max_upload_bytes)
         try:
-            await _receive(request, upload)
-        except BaseException:
+            await asyncio.wait_for(_receive(request, upload), settings.timeout_s)
+        except BaseException as exc:
             upload.close()
             shutil.rmtree(folder, ignore_errors=True)
+            if isinstance(exc, asyncio.TimeoutError):
+                message = f"{upload.name}: upload not received within {settings.timeout_s:g} s"
+                raise RequestFailed(408, message) from None
             raise
         upload.close()
         job = asyncio.get_running_loop().run_in_executor(pool, _recognize, recognizer, upload, folder, image)
-        try:
-            return await asyncio.wait_for(asyncio.shield(job), settings.timeout_s)
+        try:  # on timeout the job still runs to its end and removes the upload
+            return await asyncio.wait_for(asyncio.shield(job), deadline - asyncio.get_running_loop().time())
         except asyncio.TimeoutError:
             raise RequestFailed(504, f"{upload.name}: not scored within {settings.timeout_s:g} s") from None
 
