@@ -110,6 +110,20 @@ def test_a_request_over_the_time_limit_gets_504(corpus):
         release.set()
 
 
+def test_an_upload_that_never_finishes_gets_408(recognizer):
+    import socket
+
+    before = _leftover_uploads()
+    with BackgroundServer(create_app(recognizer, ServeSettings(timeout_s=0.3))) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as connection:
+            connection.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\n"
+                               b"Content-Length: 100000\r\n\r\nRIFF")  # ... and nothing more
+            answer = connection.makefile("rb").read()
+    assert answer.startswith(b"HTTP/1.1 408") and b"upload not received within 0.3 s" in answer
+    assert _leftover_uploads() <= before
+
+
 def test_parallel_requests_all_succeed_with_the_same_answer(server_url, corpus):
     clip = (corpus / CLIP).read_bytes()
 

@@ -18,8 +18,10 @@ def page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start; the fake
+        # media flags give the page a microphone (a test tone) without asking.
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"])
         yield browser.new_page()
         browser.close()
 
@@ -53,3 +55,13 @@ def test_a_long_recording_shows_a_timeline_and_errors_show_as_text(page, server_
     page.set_input_files("#file", str(tmp_path / "notes.wav"))
     page.wait_for_selector("#status.error")
     assert "notes.wav: cannot decode audio" in page.inner_text("#status")
+
+
+def test_record_from_the_microphone_and_see_the_prediction(page, server_url):
+    page.goto(server_url + "/")
+    page.click("#record")
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Recording')")
+    page.wait_for_timeout(1500)  # let the fake microphone deliver some audio
+    page.click("#record")
+    page.wait_for_function("document.getElementById('status').textContent === 'recording.wav: done.'")
+    assert page.inner_text("#label").strip().lower() in EMOTIONS
