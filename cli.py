@@ -182,22 +182,50 @@ def _evaluation_table(report: dict) -> str:
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
               help="Model directory [default: newest under ./artifacts].")
-@click.option("--json", "as_json", is_flag=True, help="One JSON record per file.")
+@click.option("--window", "window_s", type=click.FloatRange(0.25, 60), default=None,
+              help="Seconds per segment of a long recording [the model's window].")
+@click.option("--hop", "hop_s", type=click.FloatRange(0.05, 60), default=None,
+              help="Seconds between segment starts [half the window].")
+@click.option("--json", "as_json", is_flag=True, help="One JSON record per file, with its timeline.")
+@click.option("--csv", "as_csv", is_flag=True,
+              help="CSV, one row per segment: path, start, end, label, 8 probabilities.")
 @_errors_for_people
-def predict(sources, model_dir, as_json):
-    """Predict the emotion of audio files or folders."""
+def predict(sources, model_dir, window_s, hop_s, as_json, as_csv):
+    """Predict the emotion of audio files or folders.
+
+    Recordings longer than twice the window are scored window by window, skipping
+    silence: a timeline of segments, an overall label and the share of time per emotion.
+    """
     from pipelines.predict import predict_files
 
-    report = predict_files(list(sources), model_dir, progress=_progress)
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    report = predict_files(list(sources), model_dir, window_s=window_s, hop_s=hop_s, progress=_progress)
     click.echo(f"model: {report.model_dir}", err=True)
     if as_json:
-        records = [{"path": p.source, "label": p.label, "probabilities": p.probabilities}
+        records = [{"path": p.source, **{k: v for k, v in p.to_dict().items() if k != "source"}}
                    for p in report.predictions]
         records += [{"path": source, "label": None, "error": error} for source, error in report.failures]
         click.echo(json.dumps(records, indent=2))
+    elif as_csv:
+        click.echo(_timeline_csv(report.predictions), nl=False)
     else:
         click.echo(_prediction_table(report.predictions))
     _finish(report.failures)
+
+
+def _timeline_csv(predictions) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["path", "start", "end", "label", *EMOTIONS])
+    for p in predictions:
+        for s in p.timeline:
+            writer.writerow([p.source, f"{s.start:.3f}", f"{s.end:.3f}", s.label,
+                             *(f"{s.probabilities[e]:.6f}" for e in EMOTIONS)])
+    return out.getvalue()
 
 
 def _prediction_table(predictions) -> str:
@@ -206,7 +234,37 @@ def _prediction_table(predictions) -> str:
         name = Path(p.source).name
         name = name if len(name) <= 31 else "…" + name[-30:]
         lines.append(f"{name:<32}{p.label:<11}" + "".join(f"{p.probabilities[e]:>8.3f}" for e in EMOTIONS))
+        if p.is_timeline:
+            shares = ", ".join(f"{e} {share:.0%}" for e, share in sorted(p.shares.items(), key=lambda x: -x[1])
+                               if share > 0)
+            lines.append(f"  {p.duration_s:.1f} s, {len(p.timeline)} segments, {p.silent_s:.1f} s silence "
+                         f"skipped; time per emotion: {shares}")
+            lines += [f"  {s.start:>9.2f}-{s.end:<9.2f}{s.label:<11}" +
+                      "".join(f"{s.probabilities[e]:>8.3f}" for e in EMOTIONS) for s in p.timeline]
     return "\n".join(lines)
+
+
+@main.command()
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
+              help="Model directory [default: newest under ./artifacts].")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 exposes the server to the network.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--max-upload-mb", type=click.FloatRange(0.01), default=100.0, show_default=True,
+              help="Largest upload accepted.")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(0.1), default=120.0, show_default=True,
+              help="Seconds a request may take before it is answered 504.")
+@click.option("--workers", type=click.IntRange(1), default=4, show_default=True,
+              help="Requests decoded and scored at once.")
+@_errors_for_people
+def serve(model_dir, host, port, max_upload_mb, timeout_s, workers):
+    """Serve the HTTP API and the web page (http://HOST:PORT/), model loaded once."""
+    from pipelines.serve import ServeSettings
+    from pipelines.serve import serve as run_server
+
+    settings = ServeSettings(max_upload_bytes=int(max_upload_mb * 1024 * 1024), timeout_s=timeout_s,
+                             workers=workers)
+    run_server(model_dir, host, port, settings)
 
 
 @main.command()

@@ -39,3 +39,39 @@ def stack_model(images, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("models") / "stack"
     train(images, "stack", out, TINY_TRAIN)
     return out
+
+
+@pytest.fixture(scope="session")
+def recognizer(stack_model):
+    from ser_img.recognizer import EmotionRecognizer
+
+    return EmotionRecognizer.load(stack_model)
+
+
+@pytest.fixture(scope="session")
+def server_url(recognizer):
+    """The HTTP server on a free loopback port, over the session's tiny model."""
+    from pipelines.serve import BackgroundServer, create_app
+
+    with BackgroundServer(create_app(recognizer)) as url:
+        yield url
+
+
+def write_long_recording(path: Path, sample_rate: int = 16000) -> tuple[Path, list[tuple[float, float]]]:
+    """Synthetic speech, 4 s of digital silence, more speech: (path, voiced stretches in s)."""
+    import numpy as np
+    import soundfile
+
+    from ser_img.synth import synth_clip
+
+    rng = np.random.default_rng(7)
+    parts, voiced, t = [], [], 0.0
+    for index, emotion in enumerate(["angry", "sad", None, "happy", "calm"]):
+        clip = np.zeros(4 * sample_rate, np.float32) if emotion is None else synth_clip(
+            emotion, 2, 1 + index % 2, 1, rng, sample_rate)
+        if emotion is not None:
+            voiced.append((t, t + len(clip) / sample_rate))
+        parts.append(clip)
+        t += len(clip) / sample_rate
+    soundfile.write(str(path), np.concatenate(parts), sample_rate, subtype="PCM_16")
+    return path, voiced

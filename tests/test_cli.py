@@ -1,5 +1,6 @@
 """The CLI end to end on a tiny synthetic corpus, and its answers to bad input."""
 
+import csv
 import json
 import shutil
 import subprocess
@@ -11,6 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
+from ser_img.labels import EMOTIONS
+from tests.conftest import write_long_recording
 
 TRAIN_FAST = ["--epochs", "2", "--folds", "3"]
 
@@ -123,3 +126,24 @@ def test_console_script_is_installed():
     script = Path(sys.executable).parent / "ser-img"  # beside the interpreter that runs the tests
     result = subprocess.run([str(script), "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and "ser-img, version" in result.stdout
+
+
+def test_predict_gives_a_timeline_for_long_audio_as_csv_and_json(workdir, corpus, monkeypatch, tmp_path):
+    monkeypatch.chdir(workdir)
+    long, _ = write_long_recording(tmp_path / "long.wav")
+    short = corpus / "Actor_01" / "03-01-02-01-01-01-01.wav"
+    as_csv = run("predict", short, long, "--window", "2", "--hop", "1", "--csv")
+    assert as_csv.exit_code == 0, as_csv.output
+    rows = list(csv.DictReader(as_csv.stdout.splitlines()))
+    assert list(rows[0]) == ["path", "start", "end", "label", *EMOTIONS]
+    long_rows = [r for r in rows if r["path"] == str(long.resolve())]
+    assert len([r for r in rows if r["path"] == str(short.resolve())]) == 1 and len(long_rows) > 3
+    assert [float(r["start"]) for r in long_rows] == sorted(float(r["start"]) for r in long_rows)
+    assert all(float(r["end"]) - float(r["start"]) <= 2.0 + 1e-6 for r in long_rows)
+    as_json = json.loads(run("predict", short, long, "--window", "2", "--hop", "1", "--json").stdout)
+    by_path = {r["path"]: r for r in as_json}
+    record = by_path[str(long.resolve())]
+    assert len(record["timeline"]) == len(long_rows) and sum(record["shares"].values()) == pytest.approx(1.0)
+    assert record["label"] in record["probabilities"] and record["duration_s"] > 10
+    table = run("predict", long, "--window", "2")
+    assert "segments" in table.stdout and "time per emotion" in table.stdout

@@ -1,0 +1,28 @@
+"""What the benchmarks share: the machine they ran on."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine() -> dict:
+    cpu = platform.processor() or "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
+
+
+def describe_model(model_dir: Path) -> str:
+    """One line on the model a benchmark ran: head, fold CNNs, image size, window, clips."""
+    info = json.loads((Path(model_dir) / "model.json").read_text())
+    render = info["render_settings"]
+    return (f"`{Path(model_dir).name}`: head {info['head']}, {info['n_cnns']} fold CNNs, "
+            f"{render['height']}x{render['width']} images, {render['window_s']:g}-s window, "
+            f"trained on {info.get('n_clips', '?')} synthetic clips")

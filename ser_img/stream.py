@@ -1,0 +1,93 @@
+"""Long recordings in bounded memory: blockwise decoding and a sliding window over it.
+
+A multi-hour file is never held whole: it is read in blocks, mixed to mono, resampled
+with soxr's streaming resampler (state carried across blocks, so no seams) and cut into
+overlapping windows as the blocks arrive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import soxr
+
+from .errors import AudioError
+
+BLOCK_S = 30.0  # seconds of source audio decoded at a time
+
+
+def audio_duration(path: Path) -> float | None:
+    """Seconds of audio in `path` from its header; None when the header cannot say.
+
+    Nothing is decoded. A file this cannot read is left to `load_audio`, whose error
+    message is the one users see.
+    """
+    try:
+        info = soundfile.info(str(path))
+    except Exception:  # noqa: BLE001 - any failure means "unknown": the decoder reports it
+        return None
+    return info.frames / info.samplerate if info.samplerate > 0 and info.frames > 0 else None
+
+
+def read_blocks(path: Path, sample_rate: int, block_s: float = BLOCK_S) -> Iterator[np.ndarray]:
+    """Mono float32 blocks of `path` at `sample_rate`, about `block_s` seconds each."""
+    try:
+        with soundfile.SoundFile(str(path)) as source:
+            rate = source.samplerate
+            resampler = None if rate == sample_rate else soxr.ResampleStream(
+                rate, sample_rate, 1, dtype="float32", quality="HQ")
+            blocks = source.blocks(blocksize=max(1, int(block_s * rate)), dtype="float32", always_2d=True)
+            pending = next(blocks, None)
+            while pending is not None:
+                following = next(blocks, None)
+                mono = np.nan_to_num(pending.mean(axis=1), nan=0.0, posinf=0.0, neginf=0.0)
+                if resampler is not None:
+                    mono = resampler.resample_chunk(mono, last=following is None)
+                yield np.asarray(mono, dtype=np.float32)
+                pending = following
+    except (soundfile.LibsndfileError, RuntimeError, ValueError, OSError) as exc:
+        reason = str(exc).split(":")[-1].strip() or type(exc).__name__
+        raise AudioError(f"{path}: cannot decode audio ({reason})") from None
+
+
+@dataclass(frozen=True)
+class Window:
+    start: int  # sample offsets at the working sample rate
+    end: int
+    samples: np.ndarray
+
+
+def sliding_windows(blocks: Iterable[np.ndarray], window: int, hop: int, min_tail: int) -> Iterator[Window]:
+    """Windows of `window` samples every `hop` samples over a stream of blocks.
+
+    Audio after the last full window becomes one shorter window from the next hop to the
+    end, when that is at least `min_tail` samples long. Only about one window plus one
+    block is held at a time.
+    """
+    buffer = np.zeros(0, dtype=np.float32)
+    offset = 0  # stream position of buffer[0]
+    start = 0  # next window's start
+    covered = 0  # end of the last window given
+    for block in blocks:
+        buffer = np.concatenate([buffer, block])
+        while start + window <= offset + len(buffer):
+            local = start - offset
+            yield Window(start, start + window, buffer[local : local + window].copy())
+            covered, start = start + window, start + hop
+        drop = min(start - offset, len(buffer))
+        buffer, offset = buffer[drop:], offset + drop
+    total = offset + len(buffer)
+    if total > covered and start < total and (total - start >= min_tail or covered == 0):
+        yield Window(start, total, buffer[start - offset :].copy())
+
+
+def loudest_frame_db(samples: np.ndarray, frame: int) -> float:
+    """RMS level in dBFS of the loudest `frame`-sample stretch; -inf for digital silence."""
+    count = max(1, len(samples) // frame)
+    frames = np.resize(samples, count * frame).reshape(count, frame) if len(samples) >= frame else samples[None]
+    power = float(np.mean(frames.astype(np.float64) ** 2, axis=1).max(initial=0.0))
+    return 10.0 * np.log10(power) if power > 0 else float("-inf")

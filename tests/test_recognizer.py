@@ -1,0 +1,135 @@
+"""EmotionRecognizer: short clips as in training, long recordings as a timeline, bounded reads."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ser_img.audio import load_audio
+from ser_img.errors import AudioError, ModelError
+from ser_img.labels import EMOTIONS
+from ser_img.recognizer import EmotionRecognizer
+from ser_img.stream import read_blocks, sliding_windows
+from tests.conftest import write_long_recording
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 400), block=st.integers(1, 150), window=st.integers(5, 60), hop=st.integers(1, 80))
+def test_windows_do_not_depend_on_how_the_stream_is_cut(n, block, window, hop):
+    audio = np.arange(n, dtype=np.float32)
+    windows = list(sliding_windows([audio[i : i + block] for i in range(0, n, block)], window, hop, min_tail=hop))
+    whole = list(sliding_windows([audio], window, hop, min_tail=hop))
+    assert [(w.start, w.end) for w in windows] == [(w.start, w.end) for w in whole]
+    for w in windows:
+        assert np.array_equal(w.samples, audio[w.start : w.end]) and w.end - w.start <= window
+    full = [w.start for w in windows if w.end - w.start == window]
+    assert full == list(range(0, len(full) * hop, hop))
+    if hop <= window:  # overlapping or touching windows leave less than a hop unscored
+        assert windows[-1].end >= n - hop
+
+
+def test_blockwise_decoding_matches_whole_file_decoding(tmp_path):
+    rng = np.random.default_rng(0)
+    stereo = (0.1 * rng.standard_normal((44100 * 5, 2))).astype(np.float32)
+    path = tmp_path / "stereo.flac"
+    soundfile.write(str(path), stereo, 44100)
+    blocks = list(read_blocks(path, 16000, block_s=0.7))
+    assert max(len(b) for b in blocks) <= int(0.7 * 16000) + 1000  # a block, plus the resampler's delay at the end
+    streamed, whole = np.concatenate(blocks), load_audio(path, 16000).samples
+    assert abs(len(streamed) - len(whole)) <= 2
+    n = min(len(streamed), len(whole))
+    assert np.abs(streamed[1000 : n - 1000] - whole[1000 : n - 1000]).max() < 1e-3
+
+
+def test_a_short_clip_is_scored_whole_as_in_training(recognizer, corpus):
+    clip = corpus / "Actor_01" / "03-01-05-01-01-01-01.wav"
+    result = recognizer.predict(clip)
+    expected = recognizer.model.predict_signals([load_audio(clip, recognizer.sample_rate).samples])[0]
+    assert [result.probabilities[e] for e in EMOTIONS] == pytest.approx(expected.tolist(), abs=1e-9)
+    assert result.label == EMOTIONS[int(expected.argmax())]
+    assert len(result.timeline) == 1 and result.timeline[0].start == 0.0
+    assert result.shares[result.label] == 1.0 and result.model["name"] == "stack"
+    samples, rate = soundfile.read(str(clip), dtype="float32")
+    from_array = recognizer.predict(samples, sr=rate)
+    assert from_array.probabilities == pytest.approx(result.probabilities, abs=1e-6)
+
+
+def test_a_long_recording_becomes_a_timeline_without_its_silence(recognizer, tmp_path):
+    path, voiced = write_long_recording(tmp_path / "long.wav", sample_rate=22050)
+    result = recognizer.predict(path)
+    duration = soundfile.info(str(path)).duration
+    assert result.duration_s == pytest.approx(duration, abs=0.01)
+    window, hop = recognizer.window_s, recognizer.hop_s
+    starts = [s.start for s in result.timeline]
+    assert starts == sorted(starts) and all(s.end - s.start <= window + 1e-6 for s in result.timeline)
+    for s in result.timeline:  # every segment overlaps speech; the long silence is skipped
+        assert any(s.start < end and start < s.end for start, end in voiced)
+        assert s.label == max(s.probabilities, key=s.probabilities.get)
+        assert sum(s.probabilities.values()) == pytest.approx(1.0)
+    assert result.silent_s >= 4.0 - window
+    assert sum(result.shares.values()) == pytest.approx(1.0)
+    assert result.label == max(result.probabilities, key=result.probabilities.get)
+    record = json.loads(json.dumps(result.to_dict()))
+    assert set(record) >= {"label", "probabilities", "duration_s", "timeline", "shares", "model"}
+    assert list(record["probabilities"]) == list(EMOTIONS)
+    assert all(s.start / hop == pytest.approx(round(s.start / hop), abs=1e-3) for s in result.timeline)
+    wider = EmotionRecognizer(recognizer.model, window_s=window, hop_s=window).predict(path)
+    assert len(wider.timeline) < len(result.timeline)
+    assert all(s.start / window == pytest.approx(round(s.start / window), abs=1e-3) for s in wider.timeline)
+
+
+def test_silence_only_is_an_error_for_people(recognizer, tmp_path):
+    path = tmp_path / "quiet.wav"
+    soundfile.write(str(path), np.zeros(16000 * 20, dtype=np.float32), 16000)
+    with pytest.raises(AudioError, match=r"quiet.wav: only silence"):
+        recognizer.predict(path)
+
+
+def test_default_model_missing_is_a_model_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelError, match="no model found"):
+        EmotionRecognizer.load()
+
+
+def test_the_package_exports_the_recognizer_lazily():
+    code = ("import sys, ser_img; assert 'tensorflow' not in sys.modules; "
+            "from ser_img import EmotionRecognizer; assert 'tensorflow' not in sys.modules; "
+            "print(EmotionRecognizer.__name__)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "EmotionRecognizer"
+
+
+def test_calls_that_wait_for_the_model_share_one_batch_and_get_their_own_rows():
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ser_img.recognizer import _Batcher
+
+    busy, release, calls = threading.Event(), threading.Event(), []
+
+    def score(signals):
+        calls.append(len(signals))
+        if len(calls) == 1:  # hold the model while the others queue
+            busy.set()
+            release.wait(30)
+        return np.stack([np.full(8, s[0]) for s in signals])
+
+    batcher = _Batcher(score)
+    with ThreadPoolExecutor(5) as pool:
+        first = pool.submit(batcher, [np.array([0.0])])
+        busy.wait(30)
+        rest = [pool.submit(batcher, [np.array([i]), np.array([i + 0.5])]) for i in (1.0, 2.0, 3.0, 4.0)]
+        while len(batcher._queue) < 4:
+            time.sleep(0.01)
+        release.set()
+    assert calls == [1, 8]
+    assert first.result()[:, 0].tolist() == [0.0]
+    for i, future in zip((1.0, 2.0, 3.0, 4.0), rest):
+        assert future.result()[:, 0].tolist() == [i, i + 0.5]

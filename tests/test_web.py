@@ -1,0 +1,67 @@
+"""The web page in a real headless Chromium: load it, upload a clip, see the answer."""
+
+import os
+import shutil
+
+import pytest
+
+from ser_img.labels import EMOTIONS
+
+CHROMIUM = os.environ.get("SER_IMG_CHROMIUM") or next(
+    (found for name in ("chromium", "chromium-browser", "google-chrome") if (found := shutil.which(name))), None)
+
+
+@pytest.fixture(scope="module")
+def page():
+    if CHROMIUM is None:
+        pytest.skip("no chromium executable on PATH (apt-get install chromium; .ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start; the fake
+        # media flags give the page a microphone (a test tone) without asking.
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"])
+        yield browser.new_page()
+        browser.close()
+
+
+def test_upload_a_clip_and_see_the_prediction(page, server_url, corpus):
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(server_url + "/")
+    assert "ser-img" in page.title()
+    page.wait_for_function("document.getElementById('model').textContent.includes('stack')")
+    page.set_input_files("#file", str(corpus / "Actor_01" / "03-01-05-01-01-01-01.wav"))
+    page.wait_for_selector("#result:not([hidden])")
+    assert page.inner_text("#label").strip().lower() in EMOTIONS
+    assert page.locator("#bars .bar").count() == len(EMOTIONS)
+    assert page.get_attribute("#spectrogram", "src").startswith("data:image/png;base64,")
+    assert page.locator("#spectrogram").evaluate("img => img.complete && img.naturalWidth") > 0
+    assert page.is_hidden("#timeline-section")  # a short clip has no timeline
+    assert all(url.startswith(server_url) for url in requested)  # nothing from elsewhere: works offline
+
+
+def test_a_long_recording_shows_a_timeline_and_errors_show_as_text(page, server_url, tmp_path):
+    from tests.conftest import write_long_recording
+
+    path, _ = write_long_recording(tmp_path / "long.wav")
+    page.goto(server_url + "/")
+    page.set_input_files("#file", str(path))
+    page.wait_for_selector("#timeline-section:not([hidden])")
+    assert page.locator("#timeline .segment").count() > 3
+    assert "Time per emotion" in page.inner_text("#shares")
+    (tmp_path / "notes.wav").write_text("not audio")
+    page.set_input_files("#file", str(tmp_path / "notes.wav"))
+    page.wait_for_selector("#status.error")
+    assert "notes.wav: cannot decode audio" in page.inner_text("#status")
+
+
+def test_record_from_the_microphone_and_see_the_prediction(page, server_url):
+    page.goto(server_url + "/")
+    page.click("#record")
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Recording')")
+    page.wait_for_timeout(1500)  # let the fake microphone deliver some audio
+    page.click("#record")
+    page.wait_for_function("document.getElementById('status').textContent === 'recording.wav: done.'")
+    assert page.inner_text("#label").strip().lower() in EMOTIONS
