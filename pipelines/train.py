@@ -37,6 +37,7 @@ from ser_img.spectrogram import encode_png
 from . import Progress, no_progress
 
 log = logging.getLogger("ser_img")
+STACKER_C = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)  # inverse regularisation strengths tried
 LITE_TOLERANCE = 1e-4  # largest difference in any probability between LiteRT and Keras
 
 
@@ -71,8 +72,13 @@ def train(images_dir: Path, head: str = "stack", out_dir: Path | None = None,
     stacker = None
     if head == "stack":
         features = stack_features(list(oof.values()))
-        oof["stack"] = _out_of_fold(fit_stacker, features, data.labels, folds, settings.seed)
-        stacker = fit_stacker(features, data.labels, settings.seed)
+        speakers = np.array(data.speakers)
+        oof["stack"] = np.zeros((len(data.labels), N_CLASSES))
+        for train_idx, test_idx in folds:
+            fold_stacker = _chosen_stacker(features[train_idx], data.labels[train_idx], speakers[train_idx],
+                                           settings.seed)
+            oof["stack"][test_idx] = fold_stacker.predict_proba(features[test_idx])
+        stacker = _chosen_stacker(features, data.labels, speakers, settings.seed)
 
     final = "stack" if head == "stack" else head
     scores = _scores(oof, data, folds, final)
@@ -146,12 +152,20 @@ def _split_for_heads(train_idx: np.ndarray, speakers: list[str], settings: Train
     return train_idx[cnn_part], train_idx[head_part]
 
 
-def _out_of_fold(fit, features: np.ndarray, labels: np.ndarray, folds, seed: int) -> np.ndarray:
-    """Probabilities for every clip from a model fit on the other folds only."""
-    probs = np.zeros((len(labels), N_CLASSES))
-    for train_idx, test_idx in folds:
-        probs[test_idx] = fit(features[train_idx], labels[train_idx], seed).predict_proba(features[test_idx])
-    return probs
+def _chosen_stacker(features: np.ndarray, labels: np.ndarray, speakers: np.ndarray, seed: int):
+    """The stacker with the regularisation that scores best in speaker-grouped CV on these
+    clips alone (the clips it will be scored on are never among them)."""
+    inner = speaker_folds(list(speakers), max_folds=5)
+
+    def inner_accuracy(C: float) -> float:
+        hits = 0
+        for train_idx, test_idx in inner:
+            fitted = fit_stacker(features[train_idx], labels[train_idx], seed, C=C)
+            hits += int(np.sum(fitted.predict_proba(features[test_idx]).argmax(1) == labels[test_idx]))
+        return hits
+
+    best = max(STACKER_C, key=inner_accuracy)  # ties go to the smaller C, the simpler stacker
+    return fit_stacker(features, labels, seed, C=best)
 
 
 def _oof_archive(oof: dict[str, np.ndarray], data: LabelledImages, folds) -> bytes:
