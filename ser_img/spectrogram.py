@@ -14,11 +14,10 @@ import cv2
 import librosa
 import numpy as np
 
+from .audio import SILENCE_PEAK as _SILENCE_PEAK
 from .errors import UsageError
 
 _COLORMAPS = {"viridis": cv2.COLORMAP_VIRIDIS, "magma": cv2.COLORMAP_MAGMA, "gray": None}
-# Below this peak level (about -100 dBFS) a clip counts as silence and renders flat.
-_SILENCE_PEAK = 1e-5
 
 
 @dataclass(frozen=True)
