@@ -152,7 +152,7 @@ def _metrics_table(scores: dict) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @_errors_for_people
 def evaluate(sources, model_dir, out_dir, as_json):
-    """Score a model on labelled audio (RAVDESS names or emotion-named folders)."""
+    """Score a model on labelled audio (RAVDESS/TESS/SAVEE/CREMA-D names or emotion folders)."""
     from pipelines.evaluate import evaluate as evaluate_model
 
     result = evaluate_model(list(sources), model_dir, out_dir, progress=_progress)
