@@ -1,0 +1,154 @@
+"""Nothing lost: a killed render resumes cleanly; an interrupted save never harms a good model."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from pipelines.render import render_folder
+from ser_img.manifest import read_manifest
+from tests.conftest import TINY_RENDER
+from tests.sounds import tone, write
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIPS = 60
+# Render in a child process, slowed down so that the test can kill it part-way; manifest
+# checkpoints every 10 clips so that the re-run has something to resume from.
+RENDER_SLOWLY = """
+import sys, time
+from pathlib import Path
+import pipelines.render as job
+from tests.conftest import TINY_RENDER
+
+job.CHECKPOINT_EVERY = 10
+fast = job.render
+job.render = lambda samples, settings: (time.sleep(0.05), fast(samples, settings))[1]
+job.render_folder([Path(sys.argv[1])], Path(sys.argv[2]), TINY_RENDER, workers=1)
+"""
+
+
+def _pngs(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*.png")}
+
+
+def _assert_every_png_decodes(folder: Path) -> None:
+    for name in _pngs(folder):
+        with Image.open(folder / name) as image:
+            image.load()  # raises on a truncated or corrupt file
+            assert image.size == (TINY_RENDER.width, TINY_RENDER.height)
+
+
+def _kill_when(process: subprocess.Popen, ready) -> None:
+    deadline = time.monotonic() + 120  # a generous bound, not a timing assertion
+    while not ready():
+        assert process.poll() is None, "render finished or died before it could be killed"
+        assert time.monotonic() < deadline, "render made no progress"
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def test_killed_render_leaves_no_broken_file_and_a_rerun_finishes_the_job(tmp_path):
+    audio, out = tmp_path / "audio", tmp_path / "img"
+    for i in range(CLIPS):
+        write(audio / f"s{i % 3}" / f"clip{i:03d}.wav", tone(0.3, 16000, 200.0 + 10 * i), 16000)
+    process = subprocess.Popen([sys.executable, "-c", RENDER_SLOWLY, str(audio), str(out)], cwd=ROOT,
+                               stderr=subprocess.DEVNULL)
+    _kill_when(process, lambda: len(_pngs(out)) >= 25 if out.is_dir() else False)
+    assert process.returncode == -signal.SIGKILL
+
+    _assert_every_png_decodes(out)
+    checkpoint = read_manifest(out)  # the last checkpoint: whole, and true to the images
+    assert len(checkpoint) >= 20 and all((out / row.image).is_file() for row in checkpoint)
+    (out / "s0" / ".clip000.png.99999.tmp").write_bytes(b"\x89PNG half")  # as a kill mid-write leaves
+
+    report = render_folder([audio], out, TINY_RENDER, workers=1)
+    assert report.skipped >= len(checkpoint) and report.rendered + report.skipped == CLIPS
+    assert not report.failures
+    rows = read_manifest(out)
+    assert len(rows) == CLIPS and {row.status for row in rows} == {"ok"}
+    assert {row.image for row in rows} == _pngs(out)
+    assert not list(out.rglob("*.tmp"))
+    _assert_every_png_decodes(out)
+
+
+def test_changed_settings_empty_the_manifest_before_anything_is_rendered(tmp_path):
+    """A run killed after a settings change must not leave old rows under the new settings."""
+    from dataclasses import replace
+
+    from ser_img.manifest import read_settings
+
+    write(tmp_path / "audio" / "a.wav", tone(0.3), 16000)
+    render_folder([tmp_path / "audio"], tmp_path / "img", TINY_RENDER, workers=1)
+    bigger = replace(TINY_RENDER, height=48, width=48)
+    seen = []
+
+    def stop(*args):
+        seen.append((read_settings(tmp_path / "img"), read_manifest(tmp_path / "img")))
+        raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("pipelines.render.render_clip", stop)
+        with pytest.raises(KeyboardInterrupt):
+            render_folder([tmp_path / "audio"], tmp_path / "img", bigger, workers=1)
+    assert seen == [(bigger, [])]
+
+
+def _interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("replacing", [True, False])
+def test_interrupted_save_leaves_the_good_model_and_no_partial_one(stack_model, tmp_path, monkeypatch, replacing):
+    from ser_img.heads import DenseHead
+    from ser_img.model import load_model, save_model
+
+    model = load_model(stack_model)
+    target = tmp_path / "models" / "current"
+    if replacing:
+        shutil.copytree(stack_model, target)
+    before = {p.name: p.read_bytes() for p in target.iterdir()} if replacing else None
+    monkeypatch.setattr(DenseHead, "save", _interrupt)  # the stacker is saved after the fold models
+    with pytest.raises(KeyboardInterrupt):
+        save_model(model, target, json.loads((stack_model / "metrics.json").read_text()), replace=True)
+    assert [p.name for p in target.parent.iterdir()] == (["current"] if replacing else [])
+    if replacing:
+        assert {p.name: p.read_bytes() for p in target.iterdir()} == before
+        load_model(target)
+
+
+def test_model_directory_appears_only_when_complete(stack_model, tmp_path, monkeypatch):
+    import ser_img.model as model_module
+
+    model = model_module.load_model(stack_model)
+    target = tmp_path / "new"
+    swap = model_module._swap_into_place
+    staged = []
+
+    def watch(staging, out_dir):
+        staged.append((out_dir.exists(), sorted(p.name for p in staging.iterdir())))
+        swap(staging, out_dir)
+
+    monkeypatch.setattr(model_module, "_swap_into_place", watch)
+    model_module.save_model(model, target, {"final": "stack"})
+    (existed, files), = staged
+    assert not existed and files == sorted(p.name for p in target.iterdir())
+    assert "manifest.json" in files and "stacker.npz" in files
+    model_module.load_model(target)
+
+
+@pytest.mark.parametrize("manifest", ['{"files": ["model.json"]}', '{"files": {"model.json": 1}}', "[]", "{"])
+def test_a_malformed_model_manifest_is_refused(tmp_path, manifest):
+    from ser_img.errors import ModelError
+    from ser_img.model import load_model
+
+    (tmp_path / "manifest.json").write_text(manifest)
+    with pytest.raises(ModelError, match="not a ser-img model"):
+        load_model(tmp_path)
