@@ -48,7 +48,8 @@ def load_audio(path: Path, sample_rate: int) -> Audio:
     if data.shape[0] == 0:
         raise AudioError(f"{path}: contains no samples")
     mono = _clean(data.mean(axis=1), path)
-    samples = to_rate(mono, source_rate, sample_rate)
+    # Resampling can overshoot full scale a little around clipped or damaged stretches.
+    samples = np.clip(to_rate(mono, source_rate, sample_rate), -1.0, 1.0)
     if len(samples) == 0:
         raise AudioError(f"{path}: too short ({data.shape[0]} samples at {source_rate} Hz)")
     return Audio(samples=samples, sample_rate=sample_rate, source_rate=int(source_rate),
