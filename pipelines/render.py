@@ -57,6 +57,9 @@ def render_clip(source: Path, image_path: Path, settings: RenderSettings) -> Man
     except SerImgError as exc:
         row.error = str(exc)
         return row
+    except FileNotFoundError:
+        row.error = f"{source}: no such file"  # in load_audio's words
+        return row
     except OSError as exc:
         row.error = f"{source}: {exc.strerror or exc}"
         return row
