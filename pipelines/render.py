@@ -142,15 +142,17 @@ def render_folder(
             jobs.append((source, out_dir / image_rel, image_rel, settings))
     report.rows.extend(previous.values())  # clips rendered by earlier runs from other sources
 
-    for done, row in enumerate(progress(run_parallel(_render_job, jobs, workers), len(jobs), "rendering"), 1):
-        report.rows.append(row)
-        if row.status == "ok":
-            report.rendered += 1
-        else:
-            report.failures.append((row.source, row.error))
-        if done % CHECKPOINT_EVERY == 0:
-            write_manifest(out_dir, report.rows)  # a re-run after a kill resumes from here
-    write_manifest(out_dir, report.rows)
+    try:
+        for done, row in enumerate(progress(run_parallel(_render_job, jobs, workers), len(jobs), "rendering"), 1):
+            report.rows.append(row)
+            if row.status == "ok":
+                report.rendered += 1
+            else:
+                report.failures.append((row.source, row.error))
+            if done % CHECKPOINT_EVERY == 0:
+                write_manifest(out_dir, report.rows)  # a re-run after a kill resumes from here
+    finally:
+        write_manifest(out_dir, report.rows)  # on Ctrl-C too: what was rendered is kept
     return report
 
 

@@ -59,8 +59,8 @@ _CREMA = ("crema", re.compile(r"^(?P<speaker>\d{4})_(?P<sentence>[A-Z]{3})_(?P<e
           {"ang": "angry", "dis": "disgust", "fea": "fearful", "hap": "happy", "neu": "neutral", "sad": "sad"})
 # SAVEE: "a01" inside a speaker folder (DC/a01.wav), or "DC_a01" as in flattened copies.
 _SAVEE_SPEAKERS = ("DC", "JE", "JK", "KL")
-_SAVEE = ("savee", re.compile(r"^(?:(?P<speaker>DC|JE|JK|KL)_)?(?P<emotion>sa|su|a|d|f|h|n)(?P<sentence>\d{2})$",
-                              re.IGNORECASE),
+_SAVEE = ("savee", re.compile(rf"^(?:(?P<speaker>{'|'.join(_SAVEE_SPEAKERS)})_)?(?P<emotion>sa|su|a|d|f|h|n)"
+                              r"(?P<sentence>\d{2})$", re.IGNORECASE),
           {"a": "angry", "d": "disgust", "f": "fearful", "h": "happy", "n": "neutral", "sa": "sad", "su": "surprised"})
 
 

@@ -101,6 +101,25 @@ def test_changed_settings_empty_the_manifest_before_anything_is_rendered(tmp_pat
     assert seen == [(bigger, [])]
 
 
+def test_interrupted_render_keeps_what_it_rendered(tmp_path, monkeypatch):
+    import pipelines.render
+
+    for i in range(5):
+        write(tmp_path / "audio" / f"c{i}.wav", tone(0.3), 16000)
+    real, calls = pipelines.render.render_clip, []
+
+    def interrupt_the_third(*args):
+        calls.append(args)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(pipelines.render, "render_clip", interrupt_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        render_folder([tmp_path / "audio"], tmp_path / "img", TINY_RENDER, workers=1)
+    assert sorted(Path(row.source).name for row in read_manifest(tmp_path / "img")) == ["c0.wav", "c1.wav"]
+
+
 def _interrupt(*args, **kwargs):
     raise KeyboardInterrupt
 
