@@ -70,6 +70,13 @@ def test_a_path_that_does_not_exist_fails_with_exit_1(tmp_path):
     assert f"{tmp_path / 'nowhere.wav'}: no such file" in result.stderr
 
 
+def test_an_output_that_cannot_be_written_is_one_line_exit_2(mixed, tmp_path):
+    (tmp_path / "taken").write_text("a file where the output folder should go")
+    result = run("render", mixed / "good.wav", "--out", tmp_path / "taken" / "img")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {tmp_path / 'taken' / 'img'}: Not a directory"
+
+
 @pytest.mark.parametrize("args", [["render"], ["render", "x.wav", "--size", "2"], ["predict"], ["nonsense"]])
 def test_usage_errors_exit_2(args):
     assert run(*args).exit_code == 2
