@@ -43,10 +43,10 @@ def _assert_every_png_decodes(folder: Path) -> None:
             assert image.size == (TINY_RENDER.width, TINY_RENDER.height)
 
 
-def _kill_when(process: subprocess.Popen, ready) -> None:
+def _kill_when(process: subprocess.Popen, ready, stderr: Path) -> None:
     deadline = time.monotonic() + 120  # a generous bound, not a timing assertion
     while not ready():
-        assert process.poll() is None, "render finished or died before it could be killed"
+        assert process.poll() is None, f"render ended before it could be killed: {stderr.read_text()[-2000:]}"
         assert time.monotonic() < deadline, "render made no progress"
         time.sleep(0.02)
     os.kill(process.pid, signal.SIGKILL)
@@ -57,9 +57,10 @@ def test_killed_render_leaves_no_broken_file_and_a_rerun_finishes_the_job(tmp_pa
     audio, out = tmp_path / "audio", tmp_path / "img"
     for i in range(CLIPS):
         write(audio / f"s{i % 3}" / f"clip{i:03d}.wav", tone(0.3, 16000, 200.0 + 10 * i), 16000)
-    process = subprocess.Popen([sys.executable, "-c", RENDER_SLOWLY, str(audio), str(out)], cwd=ROOT,
-                               stderr=subprocess.DEVNULL)
-    _kill_when(process, lambda: len(_pngs(out)) >= 25 if out.is_dir() else False)
+    with open(tmp_path / "stderr.txt", "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-c", RENDER_SLOWLY, str(audio), str(out)], cwd=ROOT,
+                                   stderr=stderr)
+    _kill_when(process, lambda: len(_pngs(out)) >= 25 if out.is_dir() else False, tmp_path / "stderr.txt")
     assert process.returncode == -signal.SIGKILL
 
     _assert_every_png_decodes(out)
