@@ -17,19 +17,33 @@ from tests.sounds import tone, write
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIPS = 60
-# Render in a child process, slowed down so that the test can kill it part-way; manifest
-# checkpoints every 10 clips so that the re-run has something to resume from.
-RENDER_SLOWLY = """
-import sys, time
+HELD = 30  # the image whose write the child holds open until it is killed
+# Render in a child process that stops inside the write of image HELD (its data written
+# to the temporary file, not yet renamed) and says so by touching a marker file; the
+# manifest is checkpointed every 10 clips so that the re-run has something to resume.
+RENDER_AND_HOLD = """
+import os, sys, time
 from pathlib import Path
 import pipelines.render as job
 from tests.conftest import TINY_RENDER
 
 job.CHECKPOINT_EVERY = 10
-fast = job.render
-job.render = lambda samples, settings: (time.sleep(0.05), fast(samples, settings))[1]
+state = {"images": 0}
+write_png, fsync = job.write_png, os.fsync
+
+def counting_write_png(path, rgb):
+    state["images"] += 1
+    write_png(path, rgb)
+
+def holding_fsync(fd):
+    if state["images"] == %d:
+        Path(sys.argv[3]).touch()
+        time.sleep(600)
+    fsync(fd)
+
+job.write_png, os.fsync = counting_write_png, holding_fsync
 job.render_folder([Path(sys.argv[1])], Path(sys.argv[2]), TINY_RENDER, workers=1)
-"""
+""" % HELD
 
 
 def _pngs(folder: Path) -> set[str]:
@@ -43,9 +57,9 @@ def _assert_every_png_decodes(folder: Path) -> None:
             assert image.size == (TINY_RENDER.width, TINY_RENDER.height)
 
 
-def _kill_when(process: subprocess.Popen, ready, stderr: Path) -> None:
+def _kill_when(process: subprocess.Popen, marker: Path, stderr: Path) -> None:
     deadline = time.monotonic() + 120  # a generous bound, not a timing assertion
-    while not ready():
+    while not marker.exists():
         assert process.poll() is None, f"render ended before it could be killed: {stderr.read_text()[-2000:]}"
         assert time.monotonic() < deadline, "render made no progress"
         time.sleep(0.02)
@@ -53,24 +67,26 @@ def _kill_when(process: subprocess.Popen, ready, stderr: Path) -> None:
     process.wait()
 
 
-def test_killed_render_leaves_no_broken_file_and_a_rerun_finishes_the_job(tmp_path):
-    audio, out = tmp_path / "audio", tmp_path / "img"
+def test_render_killed_mid_write_leaves_no_broken_file_and_a_rerun_finishes_the_job(tmp_path):
+    audio, out, marker = tmp_path / "audio", tmp_path / "img", tmp_path / "holding"
     for i in range(CLIPS):
         write(audio / f"s{i % 3}" / f"clip{i:03d}.wav", tone(0.3, 16000, 200.0 + 10 * i), 16000)
     with open(tmp_path / "stderr.txt", "w") as stderr:
-        process = subprocess.Popen([sys.executable, "-c", RENDER_SLOWLY, str(audio), str(out)], cwd=ROOT,
-                                   stderr=stderr)
-    _kill_when(process, lambda: len(_pngs(out)) >= 25 if out.is_dir() else False, tmp_path / "stderr.txt")
+        process = subprocess.Popen([sys.executable, "-c", RENDER_AND_HOLD, str(audio), str(out), str(marker)],
+                                   cwd=ROOT, stderr=stderr)
+    _kill_when(process, marker, tmp_path / "stderr.txt")
     assert process.returncode == -signal.SIGKILL
 
+    (temporary,) = out.rglob("*.tmp")  # the held image, written but never renamed
+    final = temporary.with_name(temporary.name[1:].rsplit(".", 2)[0])  # .NAME.png.PID.tmp -> NAME.png
+    assert final.suffix == ".png" and temporary.stat().st_size > 0 and not final.exists()
+    assert len(_pngs(out)) == HELD - 1
     _assert_every_png_decodes(out)
     checkpoint = read_manifest(out)  # the last checkpoint: whole, and true to the images
-    assert len(checkpoint) >= 20 and all((out / row.image).is_file() for row in checkpoint)
-    (out / "s0" / ".clip000.png.99999.tmp").write_bytes(b"\x89PNG half")  # as a kill mid-write leaves
+    assert len(checkpoint) == 20 and all((out / row.image).is_file() for row in checkpoint)
 
     report = render_folder([audio], out, TINY_RENDER, workers=1)
-    assert report.skipped >= len(checkpoint) and report.rendered + report.skipped == CLIPS
-    assert not report.failures
+    assert (report.skipped, report.rendered, report.failures) == (20, CLIPS - 20, [])
     rows = read_manifest(out)
     assert len(rows) == CLIPS and {row.status for row in rows} == {"ok"}
     assert {row.image for row in rows} == _pngs(out)
