@@ -12,6 +12,7 @@ Nothing in it is unpickled: NumPy archives load with allow_pickle=False and Kera
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -169,7 +170,10 @@ def read_description(model_dir: Path) -> dict:
     """model.json after checking the manifest: every listed file present and unaltered."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
-        raise ModelError(f"{model_dir}: no such model directory")
+        # A save killed between _swap_into_place's two renames leaves the old model here.
+        retired = sorted(model_dir.parent.glob(f".{glob.escape(model_dir.name)}.*.old"))
+        hint = f" (an interrupted save left the previous model at {retired[-1]}: rename it back)" if retired else ""
+        raise ModelError(f"{model_dir}: no such model directory{hint}")
     try:
         listed = json.loads((model_dir / MANIFEST_FILE).read_text(encoding="utf-8"))["files"]
         if not all(isinstance(name, str) and isinstance(digest, str) for name, digest in listed.items()):

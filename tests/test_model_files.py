@@ -82,3 +82,12 @@ def test_a_pickled_array_in_a_model_is_refused_not_loaded(stack_model, tmp_path)
     with pytest.raises(ModelError, match="cannot load model"):
         load_model(copy)
     assert not marker.exists()
+
+
+def test_a_missing_model_points_at_the_one_an_interrupted_swap_set_aside(tmp_path):
+    (tmp_path / ".current.4242.old").mkdir()
+    with pytest.raises(ModelError, match=r"no such model directory \(an interrupted save left the previous "
+                                         r"model at .*\.current\.4242\.old: rename it back\)"):
+        load_model(tmp_path / "current")
+    with pytest.raises(ModelError, match=r"other: no such model directory$"):
+        load_model(tmp_path / "other")
