@@ -1,8 +1,9 @@
 """ser-img command line: parses arguments, calls a pipeline, prints its results.
 
 Results go to stdout (tables, or JSON with --json); logs, progress and errors to stderr.
-Exit codes: 0 success; 1 some inputs failed (the rest were processed); 2 usage error
-or unusable input; 3 model missing, damaged or incompatible; 130 interrupted.
+Exit codes: 0 success; 1 some inputs failed (the rest were processed); 2 usage error,
+unusable input or an output that cannot be written; 3 model missing, damaged or
+incompatible; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ser_img.errors import SerImgError
 from ser_img.labels import EMOTIONS
 
 EXIT_SOME_FAILED = 1
+EXIT_UNUSABLE = 2
 
 
 def _progress(items, total, label):
@@ -37,6 +39,10 @@ def _errors_for_people(command):
         except SerImgError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except OSError as exc:  # the system refused an output (permission, disk full, not a folder)
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(EXIT_UNUSABLE)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
@@ -152,7 +158,7 @@ def _metrics_table(scores: dict) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @_errors_for_people
 def evaluate(sources, model_dir, out_dir, as_json):
-    """Score a model on labelled audio (RAVDESS names or emotion-named folders)."""
+    """Score a model on labelled audio (RAVDESS/TESS/SAVEE/CREMA-D names or emotion folders)."""
     from pipelines.evaluate import evaluate as evaluate_model
 
     result = evaluate_model(list(sources), model_dir, out_dir, progress=_progress)

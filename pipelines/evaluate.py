@@ -38,8 +38,8 @@ def evaluate(sources: list[Path], model_dir: Path | None = None, out_dir: Path |
     labels = [clip_info(Path(p.source)).label for p in result.predictions]
     known = [i for i, label in enumerate(labels) if label is not None]
     if not known:
-        raise UsageError(f"no labelled clips in {', '.join(map(str, sources))} (labels come from RAVDESS "
-                         "names or an emotion-named parent folder)")
+        raise UsageError(f"no labelled clips in {', '.join(map(str, sources))} (labels come from RAVDESS, "
+                         "TESS, SAVEE or CREMA-D names or an emotion-named parent folder)")
     y_true = np.array([EMOTIONS.index(labels[i]) for i in known])
     y_pred = result.probabilities[known].argmax(axis=1)
     scores = metrics.report(y_true, y_pred)

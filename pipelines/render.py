@@ -24,11 +24,13 @@ from ser_img.manifest import (
     write_settings,
 )
 from ser_img.descriptors import descriptor_path, write_descriptors
-from ser_img.spectrogram import RenderSettings, render_inputs, write_png
+from ser_img.spectrogram import RenderSettings, remove_stale_temporaries, render_inputs, write_png
 
 from . import Progress, no_progress, single_threaded_blas
 
 log = logging.getLogger("ser_img")
+# Rendered rows between manifest checkpoints: a killed run loses at most this many clips' work.
+CHECKPOINT_EVERY = 100
 
 
 @dataclass
@@ -58,6 +60,9 @@ def render_clip(source: Path, image_path: Path, settings: RenderSettings) -> Man
         write_png(image_path, image)
     except SerImgError as exc:
         row.error = str(exc)
+        return row
+    except FileNotFoundError:
+        row.error = f"{source}: no such file"  # in load_audio's words
         return row
     except OSError as exc:
         row.error = f"{source}: {exc.strerror or exc}"
@@ -120,11 +125,15 @@ def render_folder(
     if not found:
         raise UsageError(f"no audio files found in {', '.join(map(str, sources))}")
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out_dir)  # one render into a folder at a time
     previous_settings = read_settings(out_dir)
     previous = {r.source: r for r in read_manifest(out_dir)} if (out_dir / MANIFEST_NAME).exists() else {}
     if previous_settings is not None and previous_settings != settings:
         log.info("render settings differ from those in %s: re-rendering every clip", out_dir)
         force, previous = True, {}
+        # Emptied before the new settings are written, so that a killed run can never
+        # leave old-settings rows beside settings that claim otherwise.
+        write_manifest(out_dir, [])
     write_settings(out_dir, settings)
 
     taken = {r.image: r.source for r in previous.values() if r.image}
@@ -139,13 +148,17 @@ def render_folder(
             jobs.append((source, out_dir / image_rel, image_rel, settings))
     report.rows.extend(previous.values())  # clips rendered by earlier runs from other sources
 
-    for row in progress(run_parallel(_render_job, jobs, workers), len(jobs), "rendering"):
-        report.rows.append(row)
-        if row.status == "ok":
-            report.rendered += 1
-        else:
-            report.failures.append((row.source, row.error))
-    write_manifest(out_dir, report.rows)
+    try:
+        for done, row in enumerate(progress(run_parallel(_render_job, jobs, workers), len(jobs), "rendering"), 1):
+            report.rows.append(row)
+            if row.status == "ok":
+                report.rendered += 1
+            else:
+                report.failures.append((row.source, row.error))
+            if done % CHECKPOINT_EVERY == 0:
+                write_manifest(out_dir, report.rows)  # a re-run after a kill resumes from here
+    finally:
+        write_manifest(out_dir, report.rows)  # on Ctrl-C too: what was rendered is kept
     return report
 
 

@@ -49,9 +49,58 @@ def ravdess_stem(emotion: str, intensity: int, statement: int, repetition: int, 
     return f"03-01-{code:02d}-{intensity:02d}-{statement:02d}-{repetition:02d}-{actor:02d}"
 
 
+# Other corpora's names, matched case-insensitively; their emotion codes mapped onto
+# EMOTIONS where the meaning matches (TESS's "ps", pleasant surprise, is surprised).
+_TESS = ("tess", re.compile(r"^(?P<speaker>OAF|YAF)_(?P<word>[a-z]+)_(?P<emotion>[a-z]+)$", re.IGNORECASE),
+         {"angry": "angry", "disgust": "disgust", "fear": "fearful", "happy": "happy", "neutral": "neutral",
+          "ps": "surprised", "sad": "sad"})
+_CREMA = ("crema", re.compile(r"^(?P<speaker>\d{4})_(?P<sentence>[A-Z]{3})_(?P<emotion>[A-Z]{3})"
+                              r"_(?P<level>LO|MD|HI|XX|X)$", re.IGNORECASE),
+          {"ang": "angry", "dis": "disgust", "fea": "fearful", "hap": "happy", "neu": "neutral", "sad": "sad"})
+# SAVEE: "a01" inside a speaker folder (DC/a01.wav), or "DC_a01" as in flattened copies.
+_SAVEE_SPEAKERS = ("DC", "JE", "JK", "KL")
+_SAVEE = ("savee", re.compile(rf"^(?:(?P<speaker>{'|'.join(_SAVEE_SPEAKERS)})_)?(?P<emotion>sa|su|a|d|f|h|n)"
+                              r"(?P<sentence>\d{2})$", re.IGNORECASE),
+          {"a": "angry", "d": "disgust", "f": "fearful", "h": "happy", "n": "neutral", "sa": "sad", "su": "surprised"})
+
+
+def _parse_corpus_name(stem: str, corpus: tuple, speaker: str | None = None) -> ClipInfo | None:
+    """Label and corpus-prefixed speaker from a name in `corpus`'s scheme; None if it is not one."""
+    name, pattern, emotions = corpus
+    match = pattern.match(stem)
+    label = emotions.get(match["emotion"].lower()) if match else None
+    speaker = (match["speaker"] or speaker) if label else None
+    return ClipInfo(label=label, speaker=f"{name}-{speaker.upper()}") if speaker else None
+
+
+def parse_tess_name(stem: str) -> ClipInfo | None:
+    """TESS: ``OAF_back_fear`` (speaker, word, emotion)."""
+    return _parse_corpus_name(stem, _TESS)
+
+
+def parse_crema_name(stem: str) -> ClipInfo | None:
+    """CREMA-D: ``1001_DFA_ANG_XX`` (actor, sentence, emotion, level)."""
+    return _parse_corpus_name(stem, _CREMA)
+
+
+def parse_savee_name(path: Path) -> ClipInfo | None:
+    """SAVEE: ``DC/a01.wav`` or ``DC_a01.wav``.
+
+    A bare ``a01`` counts only inside a speaker folder: elsewhere it is too common a name.
+    """
+    folder = path.parent.name.upper()
+    return _parse_corpus_name(path.stem, _SAVEE, folder if folder in _SAVEE_SPEAKERS else None)
+
+
 def clip_info(path: Path) -> ClipInfo:
-    """Label and speaker of an audio file, from its name or else its parent folder."""
-    parsed = parse_ravdess_name(path.stem)
+    """Label and speaker of an audio file, from its corpus's naming or else its parent folder.
+
+    RAVDESS, TESS, CREMA-D and SAVEE names give both; any other file takes its label from
+    an emotion-named parent folder and has no known speaker.
+    """
+    path = Path(path)
+    parsed = (parse_ravdess_name(path.stem) or parse_tess_name(path.stem) or parse_crema_name(path.stem)
+              or parse_savee_name(path))
     if parsed is not None:
         return parsed
     parent = path.parent.name.lower()

@@ -12,6 +12,7 @@ Nothing in it is unpickled: NumPy archives load with allow_pickle=False; TensorF
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -128,6 +129,7 @@ def save_model(model: EmotionModel, out_dir: Path, metrics: dict, reports: dict[
             (staging / name).write_bytes(content)
         files = sorted(p.name for p in staging.iterdir())
         _write_json(staging / MANIFEST_FILE, {"files": {name: _sha256(staging / name) for name in files}})
+        _sync_files(staging)
         _swap_into_place(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -135,7 +137,19 @@ def save_model(model: EmotionModel, out_dir: Path, metrics: dict, reports: dict[
     return out_dir
 
 
+def _sync_files(folder: Path) -> None:
+    """Flush every file to disk, so that a power cut after the rename cannot leave empty files."""
+    for path in folder.iterdir():
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+
+
 def _swap_into_place(staging: Path, out_dir: Path) -> None:
+    """Rename the finished directory into place; a model being replaced is renamed away first.
+
+    Between the two renames `out_dir` is briefly absent (the old model is then at
+    ``.NAME.PID.old``): never half-written, never a mix of old and new files.
+    """
     if out_dir.exists():
         retired = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.old")
         os.replace(out_dir, retired)
@@ -157,10 +171,15 @@ def read_description(model_dir: Path) -> dict:
     """model.json after checking the manifest: every listed file present and unaltered."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
-        raise ModelError(f"{model_dir}: no such model directory")
+        # A save killed between _swap_into_place's two renames leaves the old model here.
+        retired = sorted(model_dir.parent.glob(f".{glob.escape(model_dir.name)}.*.old"))
+        hint = f" (an interrupted save left the previous model at {retired[-1]}: rename it back)" if retired else ""
+        raise ModelError(f"{model_dir}: no such model directory{hint}")
     try:
         listed = json.loads((model_dir / MANIFEST_FILE).read_text(encoding="utf-8"))["files"]
-    except (OSError, ValueError, KeyError, TypeError):
+        if not all(isinstance(name, str) and isinstance(digest, str) for name, digest in listed.items()):
+            raise TypeError("manifest entries must be file names and digests")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise ModelError(f"{model_dir}: not a ser-img model (missing or unreadable {MANIFEST_FILE})") from None
     for name, digest in sorted(listed.items()):
         path = model_dir / name

@@ -7,6 +7,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +15,12 @@ import cv2
 import librosa
 import numpy as np
 
+from .audio import SILENCE_PEAK as _SILENCE_PEAK
 from .errors import UsageError
 
+# write_bytes_atomic's temporaries: ".NAME.PID.tmp".
+_TEMPORARY = re.compile(r"^\..+\.\d+\.tmp$")
 _COLORMAPS = {"viridis": cv2.COLORMAP_VIRIDIS, "magma": cv2.COLORMAP_MAGMA, "gray": None}
-# Below this peak level (about -100 dBFS) a clip counts as silence and renders flat.
-_SILENCE_PEAK = 1e-5
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,31 @@ def read_png(path: Path) -> np.ndarray:
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Temporary file, flushed to disk, then renamed: the final name holds all or nothing.
+
+    Without the fsync a power cut could persist the rename before the data, leaving an
+    empty file under the final name. Temporaries are named ``.NAME.PID.tmp`` so that
+    a later run can find and remove those of a killed one.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Delete the temporaries that killed writers left under `folder` (never final names).
+
+    Only names of write_bytes_atomic's exact form are touched; a writer still running
+    in `folder` would lose its temporary, so call this only when none can be.
+    """
+    for temporary in Path(folder).rglob(".*.tmp"):
+        if _TEMPORARY.match(temporary.name) and temporary.is_file():
+            temporary.unlink(missing_ok=True)
