@@ -93,9 +93,9 @@ def _copy(model_dir, tmp_path):
 
 def test_altered_model_is_refused(stack_model, tmp_path):
     copy = _copy(stack_model, tmp_path)
-    with open(copy / "lgbm_0.txt", "a") as handle:
-        handle.write("\n")
-    with pytest.raises(ModelError, match="lgbm_0.txt does not match its checksum"):
+    with open(copy / "lgbm_0.txt.gz", "ab") as handle:
+        handle.write(b"\n")
+    with pytest.raises(ModelError, match="lgbm_0.txt.gz does not match its checksum"):
         load_model(copy)
 
 

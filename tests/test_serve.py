@@ -26,7 +26,7 @@ def test_health_model_card_and_openapi(server_url, stack_model):
     card = httpx.get(f"{server_url}/model").json()
     assert card["name"] == "stack" and card["model"]["labels"] == list(EMOTIONS)
     assert card["metrics"] == json.loads((stack_model / "metrics.json").read_text())
-    assert card["model_card"] is None  # this model has no MODEL_CARD.md
+    assert card["model_card"] == (stack_model / "MODEL_CARD.md").read_text()
     spec = httpx.get(f"{server_url}/openapi.json").json()
     assert "multipart/form-data" in spec["paths"]["/predict"]["post"]["requestBody"]["content"]
 
