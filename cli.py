@@ -101,7 +101,7 @@ def render(sources, out_dir, force, workers, size, window):
               show_default=True, help="Classifier on the CNN embeddings; 'stack' combines them all.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Model directory [default: artifacts/HEAD-TIMESTAMP].")
-@click.option("--epochs", type=click.IntRange(1), default=None, help="CNN epochs [40].")
+@click.option("--epochs", type=click.IntRange(1), default=None, help="CNN epochs [30].")
 @click.option("--folds", type=click.IntRange(2), default=6, show_default=True,
               help="Most speaker-grouped folds (fewer if fewer speakers).")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -278,7 +278,7 @@ def serve(model_dir, host, port, max_upload_mb, timeout_s, workers):
               help="Where the synthetic audio, images and evaluation go.")
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=Path("artifacts/demo-stack"),
               show_default=True, help="Where the demo model goes (replaced if present).")
-@click.option("--epochs", type=click.IntRange(1), default=None, help="CNN epochs [40].")
+@click.option("--epochs", type=click.IntRange(1), default=None, help="CNN epochs [30].")
 @_errors_for_people
 def demo(workdir, model_dir, epochs):
     """Run everything on a small SYNTHETIC corpus: render, train, evaluate, predict."""

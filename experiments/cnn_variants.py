@@ -3,7 +3,9 @@
     python experiments/cnn_variants.py IMAGES_DIR [variant ...]
 
 Each variant trains on the other speakers (all of them, as `--head cnn` does) and is
-scored on the held-out speakers of folds 1 and 2 of the six.
+scored on the held-out speakers of folds 1 and 2 of the six. The augmentation variants
+ran at commit 00f4549, whose CnnSettings had time_shift, masks, mask_share and
+mixup_alpha; augmentation did not help (docs/results.md) and was removed after it.
 """
 
 import dataclasses

@@ -29,8 +29,8 @@ def model_card(info: dict, scores: dict, member_names: list[str]) -> str:
         "", "## Architecture", "",
         "Audio is mixed to mono, resampled, trimmed of leading and trailing silence and rendered to "
         "a log-mel RGB image (settings in model.json). Per speaker-grouped fold: a CNN "
-        f"(channels {tuple(cnn['channels'])}, {cnn['embedding_size']}-d embedding, {cnn['epochs']} epochs "
-        "with time shifts, SpecAugment masks and mixup) learns from most training speakers; MLP, "
+        f"(channels {tuple(cnn['channels'])}, {cnn['embedding_size']}-d embedding, {cnn['epochs']} epochs) "
+        "learns from most training speakers; MLP, "
         "XGBoost and LightGBM heads learn from its embeddings of the other speakers plus acoustic "
         "descriptors (spectral, cepstral, energy and pitch statistics); a logistic regression on "
         "the descriptors alone joins them; a logistic-regression stacker combines every member's "

@@ -77,62 +77,10 @@ def train_cnn(images: np.ndarray, labels: np.ndarray, n_classes: int, settings: 
     model = build_cnn(images.shape[1], images.shape[2], n_classes, settings)
     steps = settings.epochs * int(np.ceil(len(images) / settings.batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=max(steps, 1))
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy")
-    weights = np.ones(len(images), np.float32) if sample_weight is None else sample_weight.astype(np.float32)
-    model.fit(AugmentedImages(images, labels, weights, n_classes, settings, seed), epochs=settings.epochs, verbose=0)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy")
+    model.fit(images, labels, sample_weight=sample_weight, epochs=settings.epochs,
+              batch_size=settings.batch_size, shuffle=True, verbose=0)
     return model
-
-
-class AugmentedImages(keras.utils.PyDataset):
-    """Batches of freshly augmented training images, the same for the same seed.
-
-    NumPy on uint8 images: cheap beside the convolutions, and nothing of it is saved in
-    the model, so inference sees plain images.
-    """
-
-    def __init__(self, images, labels, weights, n_classes: int, settings: CnnSettings, seed: int):
-        super().__init__()
-        self.images, self.weights, self.settings = images, weights, settings
-        self.targets = np.eye(n_classes, dtype=np.float32)[labels]
-        self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(images))
-
-    def __len__(self) -> int:
-        return int(np.ceil(len(self.images) / self.settings.batch_size))
-
-    def on_epoch_end(self) -> None:
-        self.order = self.rng.permutation(len(self.images))
-
-    def __getitem__(self, index: int):
-        rows = self.order[index * self.settings.batch_size : (index + 1) * self.settings.batch_size]
-        x = augment(self.images[rows], self.settings, self.rng)
-        y, w = self.targets[rows], self.weights[rows]
-        if self.settings.mixup_alpha > 0:
-            mix = self.rng.beta(self.settings.mixup_alpha, self.settings.mixup_alpha, len(rows)).astype(np.float32)
-            partner = self.rng.permutation(len(rows))
-            x = mix[:, None, None, None] * x + (1 - mix[:, None, None, None]) * x[partner]
-            y = mix[:, None] * y + (1 - mix[:, None]) * y[partner]
-            w = mix * w + (1 - mix) * w[partner]
-        return x, y, w
-
-
-def augment(images: np.ndarray, settings: CnnSettings, rng: np.random.Generator) -> np.ndarray:
-    """Shifted and masked float32 copies of uint8 images (n, height, width, 3)."""
-    out = images.astype(np.float32)
-    n, height, width = images.shape[:3]
-    fill = out.mean(axis=(1, 2), keepdims=True)  # a masked band takes the image's mean colour
-    for i in range(n):
-        if settings.time_shift > 0:
-            limit = int(settings.time_shift * width)
-            out[i] = np.roll(out[i], rng.integers(-limit, limit + 1), axis=1)
-        for _ in range(settings.masks):
-            size = rng.integers(0, int(settings.mask_share * height) + 1)
-            start = rng.integers(0, height - size + 1)
-            out[i, start : start + size] = fill[i]
-            size = rng.integers(0, int(settings.mask_share * width) + 1)
-            start = rng.integers(0, width - size + 1)
-            out[i, :, start : start + size] = fill[i]
-    return out
 
 
 def cnn_outputs(model: keras.Model, images: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:

@@ -11,16 +11,9 @@ class CnnSettings:
     channels: tuple[int, ...] = (16, 32, 64, 96)
     embedding_size: int = 64
     dropout: float = 0.3
-    epochs: int = 40
+    epochs: int = 30
     batch_size: int = 32
     learning_rate: float = 2e-3
-    # Augmentation, drawn afresh each epoch (0 turns each off): a random circular shift in
-    # time by up to this share of the width, this many frequency and time masks of up to
-    # `mask_share` of the height/width each (SpecAugment), and mixup with Beta(alpha, alpha).
-    time_shift: float = 0.15
-    masks: int = 2
-    mask_share: float = 0.12
-    mixup_alpha: float = 0.2
 
 
 @dataclass(frozen=True)
