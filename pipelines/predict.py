@@ -17,7 +17,8 @@ from ser_img.audio import load_audio
 from ser_img.errors import SerImgError, UsageError
 from ser_img.files import find_audio
 from ser_img.labels import EMOTIONS
-from ser_img.model import EmotionModel, load_model
+from ser_img.model import EmotionModel, load_model, prepare_clip
+from ser_img.spectrogram import RenderSettings
 from ser_img.recognizer import EmotionRecognizer, Recognition, resolve_model_dir
 from ser_img.stream import audio_duration
 
@@ -39,11 +40,12 @@ class PredictReport:
     probabilities: np.ndarray | None = None  # (n, 8), rows in the order of `predictions`
 
 
-def _load_file(job: tuple[Path, int]) -> tuple[np.ndarray | None, float, str]:
-    path, sample_rate = job
+def _load_file(job: tuple[Path, RenderSettings]) -> tuple[tuple | None, float, str]:
+    """Decode and prepare one clip in a worker: (model inputs, duration, error)."""
+    path, settings = job
     try:
-        audio = load_audio(path, sample_rate)
-        return audio.samples, audio.duration_s, ""
+        audio = load_audio(path, settings.sample_rate)
+        return prepare_clip(audio.samples, settings), audio.duration_s, ""
     except SerImgError as exc:
         return None, 0.0, str(exc)
     except OSError as exc:
@@ -65,13 +67,13 @@ def predict_files(sources: list[Path], model_dir: Path | None = None, model: Emo
     results: dict[Path, Recognition | str] = {}
     batches = [short[i : i + BATCH] for i in range(0, len(short), BATCH)]
     for batch in progress(batches, len(batches), f"predicting {len(short)} clips"):
-        jobs = [(path, recognizer.sample_rate) for path in batch]
+        jobs = [(path, recognizer.model.render_settings) for path in batch]
         loaded = list(run_parallel(_load_file, jobs, workers if len(batch) > 8 else 1))
-        results.update((path, error) for path, (samples, _, error) in zip(batch, loaded) if samples is None)
-        ok = [(path, samples, duration) for path, (samples, duration, _) in zip(batch, loaded) if samples is not None]
+        results.update((path, error) for path, (inputs, _, error) in zip(batch, loaded) if inputs is None)
+        ok = [(path, inputs, duration) for path, (inputs, duration, _) in zip(batch, loaded) if inputs is not None]
         if ok:
-            done, signals, seconds = (list(column) for column in zip(*ok))
-            results.update(zip(done, recognizer.predict_clips(signals, seconds, [str(p) for p in done])))
+            done, prepared, seconds = (list(column) for column in zip(*ok))
+            results.update(zip(done, recognizer.predict_prepared(prepared, seconds, [str(p) for p in done])))
     for path in progress(long, len(long), f"predicting {len(long)} long recordings"):
         try:
             results[path] = recognizer.predict_long(path, durations[path])

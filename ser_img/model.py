@@ -76,19 +76,30 @@ class EmotionModel:
     def predict_signals(self, signals: list[np.ndarray]) -> np.ndarray:
         """Probabilities (n, 8) for mono float32 clips at `render_settings.sample_rate`.
 
-        The one entry point from audio to probabilities: every caller goes through it, so
+        The one entry point from audio to probabilities: every caller goes through it (or
+        through `prepare` then `predict_prepared`, to render in worker processes), so
         rendering and scoring can change inside the model without touching the callers.
         """
-        from .spectrogram import render_inputs
+        return self.predict_prepared([prepare_clip(s, self.render_settings) for s in signals])
 
-        if not signals:
-            return np.zeros((0, len(EMOTIONS)), dtype=np.float32)
-        images, descriptors = zip(*(render_inputs(s, self.render_settings) for s in signals))
+    def predict_prepared(self, prepared: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """Probabilities for clips already turned into inputs by `prepare_clip`."""
+        if not prepared:
+            return np.zeros((0, len(EMOTIONS)), dtype=np.float64)
+        images, descriptors = zip(*prepared)
         return self.predict_proba(np.stack(images), np.stack(descriptors))
 
     @property
     def name(self) -> str:
         return self.info.get("name", "model")
+
+
+def prepare_clip(samples: np.ndarray, settings: RenderSettings) -> tuple[np.ndarray, np.ndarray]:
+    """What the model reads from one clip (its image and descriptors); picklable, so worker
+    processes can prepare clips while the model scores others."""
+    from .spectrogram import render_inputs
+
+    return render_inputs(samples, settings)
 
 
 def head_file(name: str, fold: int) -> str:

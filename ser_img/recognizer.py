@@ -142,16 +142,25 @@ class EmotionRecognizer:
     def predict_clips(self, signals: list[np.ndarray], durations: list[float], sources: list[str | None],
                       with_image: bool = False) -> list[Recognition]:
         """Short clips, scored in one batch, each whole as in training: one segment each."""
-        probabilities = self._score(signals)
+        return self._clip_results(self._score(signals), durations, sources, signals if with_image else None)
+
+    def predict_prepared(self, prepared: list[tuple], durations: list[float],
+                         sources: list[str | None]) -> list[Recognition]:
+        """Like `predict_clips`, for clips already prepared by `ser_img.model.prepare_clip`
+        (in worker processes, say). Single caller only: it bypasses the batcher."""
+        return self._clip_results(self.model.predict_prepared(prepared), durations, sources, None)
+
+    def _clip_results(self, probabilities: np.ndarray, durations: list[float], sources: list[str | None],
+                      signals: list[np.ndarray] | None) -> list[Recognition]:
         results = []
-        for signal, duration, source, row in zip(signals, durations, sources, probabilities):
+        for index, (duration, source, row) in enumerate(zip(durations, sources, probabilities)):
             named = _named(row)
             label = EMOTIONS[int(row.argmax())]
             results.append(Recognition(
                 label=label, probabilities=named, duration_s=round(duration, 3),
                 timeline=[Segment(0.0, round(duration, 3), label, named)],
                 shares={e: float(e == label) for e in EMOTIONS}, model=self.model_info, source=source,
-                image_png=self._image(signal) if with_image else None))
+                image_png=self._image(signals[index]) if signals is not None else None))
         return results
 
     def predict_long(self, path: Path, duration_s: float | None = None, with_image: bool = False) -> Recognition:
