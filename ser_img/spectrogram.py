@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import librosa
 import numpy as np
 
 from .audio import SILENCE_PEAK as _SILENCE_PEAK
@@ -107,8 +106,34 @@ def centre(samples: np.ndarray, length: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=8)
 def _mel_basis(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
-    basis = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    """librosa.filters.mel's defaults (Slaney mel scale, Slaney area normalisation), in NumPy:
+    importing librosa's filters compiles numba code, a second of every cold start."""
+    edges_hz = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2))
+    fft_hz = np.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1)
+    widths = np.diff(edges_hz)
+    ramps = edges_hz[:, None] - fft_hz[None, :]
+    lower = -ramps[:-2] / widths[:-1, None]
+    upper = ramps[2:] / widths[1:, None]
+    basis = np.maximum(0.0, np.minimum(lower, upper))
+    basis *= (2.0 / (edges_hz[2:] - edges_hz[:-2]))[:, None]
     return basis.astype(np.float32)
+
+
+_MEL_BREAK_HZ, _MEL_LINEAR_STEP, _MEL_LOG_STEP = 1000.0, 200.0 / 3, np.log(6.4) / 27.0
+
+
+def _hz_to_mel(hz):
+    hz = np.asarray(hz, dtype=np.float64)
+    linear = hz / _MEL_LINEAR_STEP
+    logarithmic = _MEL_BREAK_HZ / _MEL_LINEAR_STEP + np.log(np.maximum(hz, 1e-10) / _MEL_BREAK_HZ) / _MEL_LOG_STEP
+    return np.where(hz >= _MEL_BREAK_HZ, logarithmic, linear)
+
+
+def _mel_to_hz(mel):
+    mel = np.asarray(mel, dtype=np.float64)
+    break_mel = _MEL_BREAK_HZ / _MEL_LINEAR_STEP
+    return np.where(mel >= break_mel, _MEL_BREAK_HZ * np.exp(_MEL_LOG_STEP * (mel - break_mel)),
+                    _MEL_LINEAR_STEP * mel)
 
 
 @functools.lru_cache(maxsize=8)

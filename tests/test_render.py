@@ -100,3 +100,16 @@ def test_rerender_skips_up_to_date_images_and_lists_bad_files(corpus, tmp_path):
     assert forced.rendered == 16
     resized = render_folder([source], tmp_path / "img", RenderSettings(height=16, width=16), workers=1)
     assert resized.rendered == 16 and read_png(tmp_path / "img" / resized.rows[0].image).shape == (16, 16, 3)
+
+
+@pytest.mark.parametrize("sample_rate, n_fft, n_mels, fmin, fmax", [(16000, 1024, 128, 50.0, 8000.0),
+                                                                    (8000, 512, 40, 0.0, 4000.0)])
+def test_mel_filterbank_equals_librosas(sample_rate, n_fft, n_mels, fmin, fmax):
+    """Our NumPy filterbank (no numba at start-up) is librosa's default one."""
+    import librosa
+
+    from ser_img.spectrogram import _mel_basis
+
+    ours = _mel_basis(sample_rate, n_fft, n_mels, fmin, fmax)
+    theirs = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    assert np.allclose(ours, theirs, rtol=0, atol=1e-7)
