@@ -9,7 +9,7 @@ Each variant is scored by the same speaker-grouped folds the model was trained w
 import sys
 
 import numpy as np
-from ser_img.heads import fit_stacker, stack_features
+from ser_img.heads import fit_logistic, stack_features
 from ser_img.model import MEMBERS
 
 
@@ -22,7 +22,7 @@ def cross_validated_accuracy(fit, features, labels, folds):
 
 
 def logistic(C, standardise):
-    return lambda features, labels: fit_stacker(features, labels, 0, C=C, standardise=standardise)
+    return lambda features, labels: fit_logistic(features, labels, 0, C=C, standardise=standardise)
 
 
 def main(path):

@@ -33,8 +33,9 @@ def model_card(info: dict, scores: dict, member_names: list[str]) -> str:
         "learns from most training speakers; MLP, "
         "XGBoost and LightGBM heads learn from its embeddings of the other speakers plus acoustic "
         "descriptors (spectral, cepstral, energy and pitch statistics); a logistic regression on "
-        "the descriptors alone joins them; a logistic-regression stacker combines every member's "
-        "probabilities and was fit on out-of-fold predictions only. The model averages its folds.",
+        "the descriptors alone joins them. The stack is a weighted geometric vote of the members, "
+        "its weights (0, 1 or 2 per member; model.json, stack_weights) chosen on out-of-fold "
+        "predictions only. The model averages its folds.",
         "", "## Speaker-grouped cross-validation", "",
         f"{len(scores['folds'])} folds of whole speakers; every figure is for speakers the scoring "
         "members never heard. Pooled out-of-fold predictions:", "",

@@ -95,8 +95,8 @@ def fit_mlp(features: np.ndarray, labels: np.ndarray, seed: int) -> DenseHead:
     return DenseHead.from_sklearn(model, mean, scale)
 
 
-def fit_stacker(features: np.ndarray, labels: np.ndarray, seed: int, C: float = 0.5,
-                standardise: bool = True) -> DenseHead:
+def fit_logistic(features: np.ndarray, labels: np.ndarray, seed: int, C: float = 0.5,
+                 standardise: bool = True) -> DenseHead:
     from sklearn.linear_model import LogisticRegression
 
     if standardise:
@@ -178,7 +178,7 @@ class MlpHead(DenseHead):
 
 def fit_descriptor_lr(features: np.ndarray, labels: np.ndarray, seed: int) -> DenseHead:
     # Strong regularisation: hundreds of correlated statistics, a few speakers' worth of clips.
-    return fit_stacker(features, labels, seed, C=0.01)
+    return fit_logistic(features, labels, seed, C=0.01)
 
 
 class DescriptorHead(DenseHead):
@@ -197,6 +197,14 @@ def head_features(name: str, embeddings: np.ndarray, descriptors: np.ndarray) ->
     if name == "desc":
         return descriptors
     return np.concatenate([embeddings, descriptors], axis=1)
+
+
+def weighted_vote(weights: tuple[int, ...]) -> DenseHead:
+    """softmax(sum over members of weight x log-probability), as a DenseHead over
+    `stack_features`: a weighted geometric mean of the members' probabilities."""
+    matrix = np.concatenate([w * np.eye(N_CLASSES) for w in weights], axis=0)
+    size = len(weights) * N_CLASSES
+    return DenseHead(np.zeros(size), np.ones(size), [matrix], [np.zeros(N_CLASSES)], np.arange(N_CLASSES))
 
 
 def stack_features(member_probabilities: list[np.ndarray]) -> np.ndarray:

@@ -6,14 +6,14 @@ import pytest
 
 from ser_img.dataset import load_labelled_images
 from ser_img.errors import ModelError
-from ser_img.heads import HEADS, DenseHead, fit_stacker
+from ser_img.heads import HEADS, DenseHead, fit_logistic
 from ser_img.model import load_model
 
 
 def test_dense_heads_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     features, labels = rng.normal(size=(80, 6)), rng.integers(0, 8, 80)
-    for name, head in [("mlp", HEADS["mlp"].fit(features, labels, 0)), ("stack", fit_stacker(features, labels, 0))]:
+    for name, head in [("mlp", HEADS["mlp"].fit(features, labels, 0)), ("stack", fit_logistic(features, labels, 0))]:
         head.save(tmp_path / f"{name}.npz")
         loaded = DenseHead.load(tmp_path / f"{name}.npz")
         assert np.array_equal(loaded.predict_proba(features), head.predict_proba(features))
@@ -39,7 +39,7 @@ def test_array_form_gives_sklearns_own_probabilities(n_classes):
 def test_two_class_heads_fill_all_eight_columns():
     rng = np.random.default_rng(1)
     features, labels = rng.normal(size=(40, 4)), np.array([2, 5] * 20)
-    probabilities = fit_stacker(features, labels, 0).predict_proba(features)
+    probabilities = fit_logistic(features, labels, 0).predict_proba(features)
     assert probabilities.shape == (40, 8)
     assert np.allclose(probabilities[:, [2, 5]].sum(axis=1), 1.0)
 
