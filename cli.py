@@ -276,7 +276,7 @@ def serve(model_dir, host, port, max_upload_mb, timeout_s, workers):
 @main.command()
 @click.option("--workdir", type=click.Path(path_type=Path), default=Path("data/demo"), show_default=True,
               help="Where the synthetic audio, images and evaluation go.")
-@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=Path("artifacts/demo-stack"),
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=Path("data/demo/model"),
               show_default=True, help="Where the demo model goes (replaced if present).")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="CNN epochs [30].")
 @_errors_for_people

@@ -203,6 +203,13 @@ def main() -> None:
     results["cold"] = {"predict_s": predict_s, "import_tensorflow_s": tf_s, "ratio": round(tf_s / predict_s, 2)}
     if args.train:
         results["train"] = in_child("train", args)
+    else:  # the model's own record of its training run
+        description = json.loads((Path(args.model) / "model.json").read_text())
+        metrics = json.loads((Path(args.model) / "metrics.json").read_text())
+        results["train"] = {"seconds": metrics.get("train_seconds"), "folds": description["n_cnns"],
+                            "epochs": description["train_settings"]["cnn"]["epochs"],
+                            "clips": description["n_clips"], "peak_rss_mib": "not measured",
+                            "from": "the model's metrics.json"}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / "bench.md").write_text(table(results))

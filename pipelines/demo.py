@@ -30,7 +30,7 @@ class DemoReport:
     predictions: PredictReport
 
 
-def run_demo(workdir: Path = Path("data/demo"), model_dir: Path = Path("artifacts/demo-stack"),
+def run_demo(workdir: Path = Path("data/demo"), model_dir: Path = Path("data/demo/model"),
              train_speakers: int = 6, heldout_speakers: int = 2, settings: TrainSettings = TrainSettings(),
              progress: Progress = no_progress) -> DemoReport:
     """Synthetic speakers 1..train_speakers train the model; the next ones are held out."""

@@ -5,33 +5,15 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import sys
 
 import numpy as np
 
-
-@contextlib.contextmanager
-def _muted(*fds: int):
-    """Silence file descriptors, not just Python's streams: TensorFlow's C++ logging ignores
-    TF_CPP_MIN_LOG_LEVEL at start-up, and the TFLite converter prints pages of it."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(fd) for fd in fds]
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    for fd in fds:
-        os.dup2(devnull, fd)
-    try:
-        yield
-    finally:
-        for fd, copy in zip(fds, saved):
-            os.dup2(copy, fd)
-            os.close(copy)
-        os.close(devnull)
+from .quiet import muted
 
 
 def _import_tensorflow_quietly():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with _muted(2):
+    with muted(2):
         import keras
         import tensorflow
     return keras, tensorflow
@@ -100,5 +82,5 @@ def to_tflite(model: keras.Model) -> bytes:
         [model.get_layer(EMBEDDING_LAYER).output, model.output])
     converter = tf.lite.TFLiteConverter.from_keras_model(keras.Model(model.input, joined))
     # It also print()s every variable it captures, which --json output must not contain.
-    with _muted(1, 2), contextlib.redirect_stdout(io.StringIO()):
+    with muted(1, 2), contextlib.redirect_stdout(io.StringIO()):
         return converter.convert()

@@ -11,6 +11,8 @@ import threading
 
 import numpy as np
 
+from .quiet import muted
+
 BATCH = 32  # images per interpreter call; a fixed size avoids re-planning memory each call
 
 
@@ -40,7 +42,8 @@ class LiteCnn:
     def _run(self, batch: np.ndarray) -> np.ndarray:
         if len(batch) != self._batch:
             self._interpreter.resize_tensor_input(self._input, batch.shape)
-            self._interpreter.allocate_tensors()
+            with muted(2):  # "INFO: Created TensorFlow Lite XNNPACK delegate", once per plan
+                self._interpreter.allocate_tensors()
             self._batch = len(batch)
         self._interpreter.set_tensor(self._input, batch)
         self._interpreter.invoke()
