@@ -18,6 +18,7 @@ def no_progress(items: Iterable[Any], total: int, label: str) -> Iterable[Any]:
 def single_threaded_blas() -> None:
     """One BLAS thread per process: rendering's small matrix products run 4x slower when
     OpenBLAS spreads them over threads that the other worker processes also want."""
+    import numpy  # noqa: F401  (loads OpenBLAS: a limit set before it loads limits nothing)
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1, user_api="blas")

@@ -34,6 +34,7 @@ FORMAT_VERSION = 2  # 2: heads read descriptors beside the embeddings
 MODEL_FILE = "model.json"
 MANIFEST_FILE = "manifest.json"
 STACKER_FILE = "stacker.npz"
+PACKAGED_MODEL = Path(__file__).parent / "default_model"  # the RAVDESS model shipped in the package
 # Which heads each kind of model carries; "stack" stacks the CNN and all three heads.
 # "desc" (logistic regression on the acoustic descriptors alone) serves only the stack.
 HEAD_MEMBERS = {"cnn": [], "mlp": ["mlp"], "xgb": ["xgb"], "lgbm": ["lgbm"],
@@ -51,18 +52,22 @@ class EmotionModel:
     stacker: DenseHead | None = None
     info: dict = field(default_factory=dict)  # training settings, metrics summary, versions
 
-    def member_probabilities(self, images: np.ndarray, descriptors: np.ndarray) -> dict[str, np.ndarray]:
+    def member_probabilities(self, images: np.ndarray, descriptors: np.ndarray,
+                             skip: frozenset = frozenset()) -> dict[str, np.ndarray]:
         """Class probabilities of the CNN, each head and the stack, averaged over the folds.
 
         Each fold's heads see only their own CNN's embeddings (beside the descriptors):
-        embedding spaces of separately trained CNNs do not line up.
+        embedding spaces of separately trained CNNs do not line up. Heads in `skip` are
+        not run; they stand in as uniform probabilities (for the stack: weight 0 anyway).
         """
         totals: dict[str, np.ndarray] = {}
+        uniform = np.full((len(images), len(EMOTIONS)), 1.0 / len(EMOTIONS))
         for cnn, heads in zip(self.cnns, self.heads):
             embeddings, cnn_probs = cnn.outputs(images)
             members = {"cnn": cnn_probs}
-            members.update({name: head.predict_proba(head_features(name, embeddings, descriptors))
-                            for name, head in heads.items()})
+            members.update({name: uniform if name in skip else
+                             head.predict_proba(head_features(name, embeddings, descriptors))
+                             for name, head in heads.items()})
             if self.stacker is not None:
                 members["stack"] = self.stacker.predict_proba(stack_features(list(members.values())))
             for name, probs in members.items():
@@ -70,8 +75,15 @@ class EmotionModel:
         return totals
 
     def predict_proba(self, images: np.ndarray, descriptors: np.ndarray) -> np.ndarray:
-        members = self.member_probabilities(images, descriptors)
+        members = self.member_probabilities(images, descriptors, self._unweighted_heads())
         return members["stack" if self.head == "stack" else self.head]
+
+    def _unweighted_heads(self) -> frozenset:
+        """Heads the stack gives weight 0 (all-zero rows in its first layer): no need to run them."""
+        if self.stacker is None or not self.heads:
+            return frozenset()
+        rows = np.abs(self.stacker.weights[0]).reshape(1 + len(self.heads[0]), len(EMOTIONS), -1).sum(axis=(1, 2))
+        return frozenset(name for name, total in zip(self.heads[0], rows[1:]) if total == 0)
 
     def predict_signals(self, signals: list[np.ndarray]) -> np.ndarray:
         """Probabilities (n, 8) for mono float32 clips at `render_settings.sample_rate`.
@@ -240,5 +252,4 @@ def find_default_model(artifacts: Path = Path("artifacts")) -> Path | None:
     candidates = [p for p in Path(artifacts).glob(f"*/{MODEL_FILE}") if not p.parent.name.startswith(".")]
     if candidates:
         return max(candidates, key=lambda p: p.stat().st_mtime).parent
-    packaged = Path(__file__).parent / "default_model"
-    return packaged if (packaged / MODEL_FILE).is_file() else None
+    return PACKAGED_MODEL if (PACKAGED_MODEL / MODEL_FILE).is_file() else None

@@ -94,8 +94,20 @@ def test_predict_lists_bad_files_and_carries_on(workdir, corpus, monkeypatch, tm
     assert "Traceback" not in result.output
 
 
+def test_predict_without_a_model_uses_the_shipped_one(tmp_path, monkeypatch, corpus):
+    monkeypatch.chdir(tmp_path)  # no ./artifacts here
+    result = run("predict", corpus / "Actor_01", "--json")
+    assert result.exit_code == 0, result.output
+    assert "default_model" in result.stderr
+    records = json.loads(result.stdout)
+    assert len(records) == 16 and all(abs(sum(r["probabilities"].values()) - 1) < 1e-6 for r in records)
+
+
 def test_no_model_anywhere_is_a_clear_error(tmp_path, monkeypatch, corpus):
+    import ser_img.model
+
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(ser_img.model, "PACKAGED_MODEL", tmp_path / "not-installed")
     result = run("predict", corpus / "Actor_01")
     assert result.exit_code == 3
     assert "no model found" in result.stderr
