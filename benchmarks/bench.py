@@ -173,7 +173,8 @@ def table(results: dict) -> str:
     r = results.get("train")
     if r:
         lines.append(f"| `ser-img train` ({r['clips']} clips, {r['folds']} folds x {r['epochs']} epochs) | "
-                     f"{r['seconds']} s | target < 1200 s | | {r['peak_rss_mib']} MiB |")
+                     f"{r['seconds']} s | target < 1200 s | | {r['peak_rss_mib']}"
+                     f"{' MiB' if isinstance(r['peak_rss_mib'], float) else ''} |")
     return "\n".join(lines) + "\n"
 
 
