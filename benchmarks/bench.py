@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -29,16 +28,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-RESULTS = HERE / "results"
 sys.path[:0] = [str(ROOT), str(HERE)]
 
-
-def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(memory_gib, 1),
-            "python": platform.python_version(), "os": platform.platform()}
+from common import RESULTS, machine  # noqa: E402
 
 
 def peak_rss_mib() -> float:
@@ -150,7 +142,7 @@ def in_child(stage: str, args, pin_one_core: bool = False) -> dict:
 
 def table(results: dict) -> str:
     m = results["machine"]
-    lines = [f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}.",
+    lines = [f"Machine: {m['cpu']}, {m['nproc']} cores, {m['memory_gib']} GiB, Python {m['python']}.",
              f"Command: `{results['command']}` ({results['date']}).", "",
              "| measure | ser-img | plain way / reference | ratio | peak memory |", "|---|---|---|---|---|"]
     r = results.get("render")

@@ -16,7 +16,9 @@ def machine() -> dict:
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
-    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
+    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {"nproc": os.cpu_count(), "cpu": cpu, "memory_gib": round(memory_gib, 1),
+            "python": platform.python_version()}
 
 
 def describe_model(model_dir: Path) -> str:
@@ -25,4 +27,4 @@ def describe_model(model_dir: Path) -> str:
     render = info["render_settings"]
     return (f"`{Path(model_dir).name}`: head {info['head']}, {info['n_cnns']} fold CNNs, "
             f"{render['height']}x{render['width']} images, {render['window_s']:g}-s window, "
-            f"trained on {info.get('n_clips', '?')} synthetic clips")
+            f"trained on {info.get('n_clips', '?')} clips")

@@ -116,7 +116,7 @@ def main() -> None:
         f"Server still answering /health afterwards: {'yes' if alive else 'NO'}.\n\n"
         f"Machine: {result['machine']['nproc']} cores, {result['machine']['cpu']}; Python "
         f"{result['machine']['python']}; model {describe_model(args.model)}; {result['date']}. "
-        f"The machine was shared with other jobs, so figures are indicative.\n\nReproduce: `{result['reproduce']}`\n")
+        f"\n\nReproduce: `{result['reproduce']}`\n")
     print((RESULTS / "serve_load.md").read_text())
     if failures or not alive:
         raise SystemExit(1)
