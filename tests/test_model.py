@@ -156,3 +156,28 @@ def test_lite_cnn_matches_keras_and_a_mismatch_is_refused(monkeypatch):
     monkeypatch.setattr(training, "LITE_TOLERANCE", -1.0)
     with pytest.raises(ModelError, match="differs from Keras"):
         training._deployable(keras_cnn, images)
+
+
+def test_stack_vote_weighs_the_member_that_helps_and_drops_noise():
+    from pipelines.train import _chosen_stacker
+    from ser_img.heads import stack_features
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 8, 400)
+    noise = rng.dirichlet(np.ones(8), 400)
+    good = np.full((400, 8), 0.05)
+    good[np.arange(400), labels] = 0.65
+    good[:80] = noise[:80]  # right on four clips in five
+    stacker, weights = _chosen_stacker(stack_features([noise, good]), labels, 2)
+    assert weights[0] == 0 and weights[1] > 0
+    # The vote is a weighted geometric mean: with weight 0 the noise member changes nothing.
+    only_good = stacker.predict_proba(stack_features([np.full((400, 8), 0.125), good]))
+    assert np.allclose(stacker.predict_proba(stack_features([noise, good])), only_good)
+
+
+def test_model_card_states_figures_and_licence(stack_model):
+    card = (stack_model / "MODEL_CARD.md").read_text()
+    metrics = json.loads((stack_model / "metrics.json").read_text())
+    assert f"| {metrics['overall']['stack']['accuracy']:.3f} |" in card
+    assert "CC BY-NC-SA 4.0" in card  # the tiny corpus uses RAVDESS names
+    assert "acted speech" in card
