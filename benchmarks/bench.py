@@ -140,33 +140,34 @@ def in_child(stage: str, args, pin_one_core: bool = False) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _row(measure: str, ours: str, reference: str = "", ratio: str = "", peak=None) -> str:
+    memory = f"{peak} MiB" if isinstance(peak, (int, float)) else (peak or "")
+    return f"| {measure} | {ours} | {reference} | {ratio} | {memory} |"
+
+
 def table(results: dict) -> str:
+    """The Markdown table of bench.md (and the README's performance section)."""
     m = results["machine"]
     lines = [f"Machine: {m['cpu']}, {m['nproc']} cores, {m['memory_gib']} GiB, Python {m['python']}.",
              f"Command: `{results['command']}` ({results['date']}).", "",
              "| measure | ser-img | plain way / reference | ratio | peak memory |", "|---|---|---|---|---|"]
-    r = results.get("render")
-    if r:
-        lines.append(f"| `ser-img render` {r['clips']} clips, all cores (whole process) | {r['ours_clips_per_s']} clips/s | "
-                     f"{r['plain_clips_per_s']} clips/s (librosa, Pillow) | {r['speedup']}x | {r['peak_rss_mib']} MiB |")
-        lines.append(f"| `ser-img render` again, all up to date (whole process) | {r['incremental_rerun_s']} s | | | |")
-    r = results.get("latency")
-    if r:
-        lines.append(f"| warm predict, one {r['mean_clip_s']}-s clip, one core | p50 {r['p50_ms']} ms, "
-                     f"p95 {r['p95_ms']} ms | target < 30 ms | | {r['peak_rss_mib']} MiB |")
-    r = results.get("batch")
-    if r:
-        lines.append(f"| predict a folder of {r['clips']} clips, all cores | {r['clips_per_s']} clips/s | "
-                     f"target >= 100 clips/s | | {r['peak_rss_mib']} MiB |")
-    r = results.get("cold")
-    if r:
-        lines.append(f"| cold `ser-img predict FILE` (median of 3) | {r['predict_s']} s | `import tensorflow` "
-                     f"{r['import_tensorflow_s']} s | {r['ratio']}x | |")
-    r = results.get("train")
-    if r:
-        lines.append(f"| `ser-img train` ({r['clips']} clips, {r['folds']} folds x {r['epochs']} epochs) | "
-                     f"{r['seconds']} s | target < 1200 s | | {r['peak_rss_mib']}"
-                     f"{' MiB' if isinstance(r['peak_rss_mib'], float) else ''} |")
+    if r := results.get("render"):
+        lines.append(_row(f"`ser-img render` {r['clips']} clips, all cores (whole process)",
+                          f"{r['ours_clips_per_s']} clips/s", f"{r['plain_clips_per_s']} clips/s (librosa, Pillow)",
+                          f"{r['speedup']}x", r["peak_rss_mib"]))
+        lines.append(_row("`ser-img render` again, all up to date (whole process)", f"{r['incremental_rerun_s']} s"))
+    if r := results.get("latency"):
+        lines.append(_row(f"warm predict, one {r['mean_clip_s']}-s clip, one core",
+                          f"p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms", "target < 30 ms", "", r["peak_rss_mib"]))
+    if r := results.get("batch"):
+        lines.append(_row(f"predict a folder of {r['clips']} clips, all cores", f"{r['clips_per_s']} clips/s",
+                          "target >= 100 clips/s", "", r["peak_rss_mib"]))
+    if r := results.get("cold"):
+        lines.append(_row("cold `ser-img predict FILE` (median of 3)", f"{r['predict_s']} s",
+                          f"`import tensorflow` {r['import_tensorflow_s']} s", f"{r['ratio']}x"))
+    if r := results.get("train"):
+        lines.append(_row(f"`ser-img train` ({r['clips']} clips, {r['folds']} folds x {r['epochs']} epochs)",
+                          f"{r['seconds']} s", "target < 1200 s", "", r["peak_rss_mib"]))
     return "\n".join(lines) + "\n"
 
 
