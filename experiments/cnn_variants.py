@@ -20,13 +20,12 @@ from ser_img.folds import speaker_folds
 from ser_img.heads import balanced_weights
 from ser_img.settings import CnnSettings
 
-OFF = dict(time_shift=0.0, masks=0, mixup_alpha=0.0)
+# At 00f4549 the list also held "all_aug40" (CnnSettings(epochs=40), every augmentation on)
+# and "shift_masks30" (CnnSettings(epochs=30, mixup_alpha=0.0)).
 VARIANTS = {
-    "plain30": CnnSettings(epochs=30, **OFF),
-    "all_aug40": CnnSettings(epochs=40),
-    "shift_masks30": CnnSettings(epochs=30, mixup_alpha=0.0),
-    "plain30_lr4e-3": CnnSettings(epochs=30, learning_rate=4e-3, **OFF),
-    "plain30_wide": CnnSettings(epochs=30, channels=(24, 48, 96, 128), **OFF),
+    "plain30": CnnSettings(epochs=30),
+    "plain30_lr4e-3": CnnSettings(epochs=30, learning_rate=4e-3),
+    "plain30_wide": CnnSettings(epochs=30, channels=(24, 48, 96, 128)),
 }
 
 
