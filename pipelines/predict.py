@@ -17,8 +17,8 @@ from ser_img.audio import load_audio
 from ser_img.errors import SerImgError, UsageError
 from ser_img.files import find_audio
 from ser_img.labels import EMOTIONS
-from ser_img.model import EmotionModel, load_model, prepare_clip
-from ser_img.spectrogram import RenderSettings
+from ser_img.model import EmotionModel, load_model
+from ser_img.spectrogram import RenderSettings, render_inputs
 from ser_img.recognizer import EmotionRecognizer, Recognition, resolve_model_dir
 from ser_img.stream import audio_duration
 
@@ -45,7 +45,7 @@ def _load_file(job: tuple[Path, RenderSettings]) -> tuple[tuple | None, float, s
     path, settings = job
     try:
         audio = load_audio(path, settings.sample_rate)
-        return prepare_clip(audio.samples, settings), audio.duration_s, ""
+        return render_inputs(audio.samples, settings), audio.duration_s, ""
     except SerImgError as exc:
         return None, 0.0, str(exc)
     except OSError as exc:

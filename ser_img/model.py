@@ -28,7 +28,7 @@ from .errors import ModelError, UsageError
 from .heads import HEADS, DenseHead, head_features, stack_features
 from .labels import EMOTIONS
 from .lite import LiteCnn
-from .spectrogram import RenderSettings
+from .spectrogram import RenderSettings, render_inputs
 
 FORMAT_VERSION = 2  # 2: heads read descriptors beside the embeddings
 MODEL_FILE = "model.json"
@@ -89,13 +89,13 @@ class EmotionModel:
         """Probabilities (n, 8) for mono float32 clips at `render_settings.sample_rate`.
 
         The one entry point from audio to probabilities: every caller goes through it (or
-        through `prepare` then `predict_prepared`, to render in worker processes), so
-        rendering and scoring can change inside the model without touching the callers.
+        through `render_inputs` then `predict_prepared`, to render elsewhere: in worker
+        processes, or once for both the scores and the image shown to a user).
         """
-        return self.predict_prepared([prepare_clip(s, self.render_settings) for s in signals])
+        return self.predict_prepared([render_inputs(s, self.render_settings) for s in signals])
 
     def predict_prepared(self, prepared: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-        """Probabilities for clips already turned into inputs by `prepare_clip`."""
+        """Probabilities for clips already turned into (image, descriptors) by `render_inputs`."""
         if not prepared:
             return np.zeros((0, len(EMOTIONS)), dtype=np.float64)
         images, descriptors = zip(*prepared)
@@ -104,14 +104,6 @@ class EmotionModel:
     @property
     def name(self) -> str:
         return self.info.get("name", "model")
-
-
-def prepare_clip(samples: np.ndarray, settings: RenderSettings) -> tuple[np.ndarray, np.ndarray]:
-    """What the model reads from one clip (its image and descriptors); picklable, so worker
-    processes can prepare clips while the model scores others."""
-    from .spectrogram import render_inputs
-
-    return render_inputs(samples, settings)
 
 
 def head_file(name: str, fold: int) -> str:

@@ -12,7 +12,8 @@ silence are skipped. Each scored window is a segment of the timeline; the overal
 and probabilities weigh the segments by the time each one stands for, and `shares` is the
 part of the scored time each emotion takes.
 
-Scoring always goes through `EmotionModel.predict_signals`, the model's one entry point.
+Clips are rendered once (`render_inputs`: the image and the descriptors, as in training)
+and scored through `EmotionModel.predict_prepared`; the image shown on request is that same one.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from . import __version__
 from .audio import load_audio, to_rate
 from .errors import AudioError, ModelError, UsageError
 from .labels import EMOTIONS
+from .spectrogram import encode_png, render_inputs
 from .stream import BLOCK_S, Window, audio_duration, loudest_frame_db, read_blocks, sliding_windows
 
 LONG_FACTOR = 2.0  # audio longer than this many windows is scored as a timeline
@@ -76,7 +78,7 @@ class Recognition:
 class EmotionRecognizer:
     """A loaded model and the settings to apply it; safe to share between threads.
 
-    Concurrent calls are batched: signals waiting while the model is busy are scored
+    Concurrent calls are batched: clips waiting while the model is busy are scored
     together in its next pass.
     """
 
@@ -91,7 +93,7 @@ class EmotionRecognizer:
         if self.window_s <= 0 or self.hop_s <= 0:
             raise UsageError("window and hop must be positive")
         self.silence_db = silence_db
-        self._score = _Batcher(model.predict_signals)
+        self._score = _Batcher(model.predict_prepared)
 
     @classmethod
     def load(cls, path: str | Path | None = None, **options) -> EmotionRecognizer:
@@ -142,26 +144,26 @@ class EmotionRecognizer:
     def predict_clips(self, signals: list[np.ndarray], durations: list[float], sources: list[str | None],
                       with_image: bool = False) -> list[Recognition]:
         """Short clips, scored in one batch, each whole as in training: one segment each."""
-        return self._clip_results(self._score(signals), durations, sources, signals if with_image else None)
+        return self.predict_prepared(self._prepare(signals), durations, sources, with_image)
 
-    def predict_prepared(self, prepared: list[tuple], durations: list[float],
-                         sources: list[str | None]) -> list[Recognition]:
-        """Like `predict_clips`, for clips already prepared by `ser_img.model.prepare_clip`
-        (in worker processes, say). Single caller only: it bypasses the batcher."""
-        return self._clip_results(self.model.predict_prepared(prepared), durations, sources, None)
-
-    def _clip_results(self, probabilities: np.ndarray, durations: list[float], sources: list[str | None],
-                      signals: list[np.ndarray] | None) -> list[Recognition]:
+    def predict_prepared(self, prepared: list[tuple], durations: list[float], sources: list[str | None],
+                         with_image: bool = False) -> list[Recognition]:
+        """Like `predict_clips`, for clips already rendered by `render_inputs` (in worker
+        processes, say)."""
         results = []
-        for index, (duration, source, row) in enumerate(zip(durations, sources, probabilities)):
+        for (image, _), duration, source, row in zip(prepared, durations, sources, self._score(prepared)):
             named = _named(row)
             label = EMOTIONS[int(row.argmax())]
             results.append(Recognition(
                 label=label, probabilities=named, duration_s=round(duration, 3),
                 timeline=[Segment(0.0, round(duration, 3), label, named)],
                 shares={e: float(e == label) for e in EMOTIONS}, model=self.model_info, source=source,
-                image_png=self._image(signals[index]) if signals is not None else None))
+                image_png=encode_png(image) if with_image else None))
         return results
+
+    def _prepare(self, signals: list[np.ndarray]) -> list[tuple]:
+        """Rendered in the caller's thread, so concurrent requests render in parallel."""
+        return [render_inputs(signal, self.model.render_settings) for signal in signals]
 
     def predict_long(self, path: Path, duration_s: float | None = None, with_image: bool = False) -> Recognition:
         """A long file as a timeline, decoded block by block (memory stays bounded)."""
@@ -175,7 +177,7 @@ class EmotionRecognizer:
         segments: list[Segment] = []
         weights: list[float] = []
         silent = 0.0
-        first_voiced: np.ndarray | None = None
+        first_image: np.ndarray | None = None
         total = 0
         for batch in _batched(sliding_windows(blocks, window, hop, min_tail=hop), WINDOW_BATCH):
             total = batch[-1].end
@@ -183,9 +185,10 @@ class EmotionRecognizer:
             silent += (sum(_span(w, hop) for w in batch) - sum(_span(w, hop) for w in voiced)) / rate
             if not voiced:
                 continue
-            if first_voiced is None:
-                first_voiced = voiced[0].samples
-            for w, row in zip(voiced, self._score([w.samples for w in voiced])):
+            prepared = self._prepare([w.samples for w in voiced])
+            if first_image is None:
+                first_image = prepared[0][0]
+            for w, row in zip(voiced, self._score(prepared)):
                 named = _named(row)
                 segments.append(Segment(round(w.start / rate, 3), round(w.end / rate, 3),
                                         EMOTIONS[int(row.argmax())], named))
@@ -201,17 +204,12 @@ class EmotionRecognizer:
             label=EMOTIONS[int(overall.argmax())], probabilities=_named(overall),
             duration_s=round(duration_s if duration_s is not None else total / rate, 3), timeline=segments,
             shares=shares, model=self.model_info, source=source, silent_s=round(silent, 3),
-            image_png=self._image(first_voiced) if with_image else None)
-
-    def _image(self, signal: np.ndarray) -> bytes:
-        from .spectrogram import encode_png, render
-
-        return encode_png(render(signal, self.model.render_settings))
+            image_png=encode_png(first_image) if with_image else None)
 
 
 class _Job:
-    def __init__(self, signals: list[np.ndarray]):
-        self.signals = signals
+    def __init__(self, clips: list[tuple]):
+        self.clips = clips
         self.result: np.ndarray | None = None
         self.error: BaseException | None = None
 
@@ -219,7 +217,7 @@ class _Job:
 class _Batcher:
     """Lets one call into the model at a time, scoring everything that waited as one batch.
 
-    Threads that arrive while the model is busy queue their signals; the next thread to
+    Threads that arrive while the model is busy queue their prepared clips; the next thread to
     get the model takes the whole queue, so concurrent requests share a batch (one pass
     per fold CNN) instead of queueing one by one.
     """
@@ -230,8 +228,8 @@ class _Batcher:
         self._queue_lock = threading.Lock()
         self._model_lock = threading.Lock()
 
-    def __call__(self, signals: list[np.ndarray]) -> np.ndarray:
-        job = _Job(signals)
+    def __call__(self, clips: list[tuple]) -> np.ndarray:
+        job = _Job(clips)
         with self._queue_lock:
             self._queue.append(job)
         with self._model_lock:
@@ -239,9 +237,9 @@ class _Batcher:
                 with self._queue_lock:
                     jobs, self._queue = self._queue, []
                 try:
-                    scored = self._score([s for j in jobs for s in j.signals])
-                    for j, end in zip(jobs, np.cumsum([len(j.signals) for j in jobs])):
-                        j.result = scored[end - len(j.signals) : end]
+                    scored = self._score([c for j in jobs for c in j.clips])
+                    for j, end in zip(jobs, np.cumsum([len(j.clips) for j in jobs])):
+                        j.result = scored[end - len(j.clips) : end]
                 except BaseException as exc:
                     for j in jobs:
                         j.error = exc
