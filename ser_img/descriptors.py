@@ -14,7 +14,7 @@ import numpy as np
 import scipy.fft
 
 from .errors import UsageError
-from .spectrogram import RenderSettings, _frames, _hann, _mel_basis, trim_silence, write_bytes_atomic
+from .spectrogram import RenderSettings, _frames, _mel_basis, power_spectrum, trim_silence, write_bytes_atomic
 
 N_MELS = 40
 N_MFCC = 20
@@ -41,13 +41,12 @@ def _dct(n_in: int, n_out: int) -> np.ndarray:
     return scipy.fft.dct(np.eye(n_in), type=2, norm="ortho", axis=0)[:n_out].astype(np.float32)
 
 
-def _spectra(samples: np.ndarray, settings: RenderSettings) -> np.ndarray:
+def _spectra(samples: np.ndarray, settings: RenderSettings) -> tuple[np.ndarray, np.ndarray]:
     n_fft, hop = settings.n_fft, settings.hop_length
     if len(samples) < n_fft:
         samples = np.pad(samples, (0, n_fft - len(samples)))
     frames = _frames(np.ascontiguousarray(samples, dtype=np.float32), n_fft, hop)
-    spectrum = np.fft.rfft(frames * _hann(n_fft), axis=1)
-    return frames, (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+    return frames, power_spectrum(frames)
 
 
 def _pitch(frames: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
@@ -74,10 +73,10 @@ def descriptors(samples: np.ndarray, settings: RenderSettings) -> np.ndarray:
     log_mel = 10.0 * np.log10(np.maximum(mel, 1e-10))
     log_mel -= log_mel.max()  # level relative to the clip's peak: the recording gain drops out
     mfcc = _dct(N_MELS, N_MFCC) @ log_mel
-    energy_db = 10.0 * np.log10(np.maximum(power.sum(1), 1e-10))
+    total = np.maximum(power.sum(1), 1e-10)
+    energy_db = 10.0 * np.log10(total)
     energy_db -= energy_db.max()
     freqs = np.fft.rfftfreq(settings.n_fft, 1.0 / sr).astype(np.float32)
-    total = np.maximum(power.sum(1), 1e-10)
     centroid = (power @ freqs) / total
     spread = np.sqrt(np.maximum((power @ freqs**2) / total - centroid**2, 0.0))
     flatness = np.exp(np.log(np.maximum(power, 1e-10)).mean(1)) / (total / power.shape[1])

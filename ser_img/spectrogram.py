@@ -141,6 +141,12 @@ def _hann(n_fft: int) -> np.ndarray:
     return (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
 
 
+def power_spectrum(frames: np.ndarray) -> np.ndarray:
+    """Periodic-Hann-windowed power spectrum of each frame (frames, n_fft // 2 + 1), float32."""
+    spectrum = np.fft.rfft(frames * _hann(frames.shape[1]), axis=1)
+    return (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+
+
 def log_mel(samples: np.ndarray, settings: RenderSettings) -> np.ndarray:
     """Log-mel power in [0, 1]: 0 is `dynamic_range_db` below the clip's peak, 1 the peak.
 
@@ -150,9 +156,7 @@ def log_mel(samples: np.ndarray, settings: RenderSettings) -> np.ndarray:
     samples = np.ascontiguousarray(samples, dtype=np.float32)
     half = settings.n_fft // 2
     padded = np.pad(samples, half, mode="reflect" if len(samples) > half else "constant")
-    frames = _frames(padded, settings.n_fft, settings.hop_length) * _hann(settings.n_fft)
-    spectrum = np.fft.rfft(frames, axis=1)
-    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+    power = power_spectrum(_frames(padded, settings.n_fft, settings.hop_length))
     basis = _mel_basis(settings.sample_rate, settings.n_fft, settings.n_mels, settings.fmin, settings.fmax)
     mel = basis @ power.T  # (n_mels, frames)
     peak = mel.max()
