@@ -164,7 +164,7 @@ def _chosen_stacker(features: np.ndarray, labels: np.ndarray, n_members: int) ->
     candidates = [w for w in itertools.product(STACK_WEIGHTS, repeat=n_members) if sum(w) > 0]
     scores = [np.mean(np.einsum("m,nmc->nc", np.array(w, float), per_member).argmax(1) == labels)
               for w in candidates]
-    best = candidates[int(np.argmax(scores))]  # ties: the first, the lighter weights
+    best = candidates[int(np.argmax(scores))]  # ties: the first in itertools.product order
     return weighted_vote(best), best
 
 
