@@ -61,8 +61,8 @@ def _decode(path: Path) -> tuple[np.ndarray, int]:
     _check_readable(path)
     try:
         data, source_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, ValueError, OSError, EOFError) as exc:
-        raise AudioError(f"{path}: cannot decode audio ({_reason(exc)})") from None
+    except DECODE_ERRORS as exc:
+        raise decode_error(path, exc) from None
     return data, int(source_rate)
 
 
@@ -83,12 +83,17 @@ def _check_readable(path: Path) -> None:
         raise AudioError(f"{path}: empty file (0 bytes)")
 
 
-def _reason(exc: Exception) -> str:
-    """libsndfile's message without its "Error opening '...':" preamble, in plainer words."""
+# What soundfile raises for a file it cannot decode.
+DECODE_ERRORS = (soundfile.LibsndfileError, RuntimeError, ValueError, OSError, EOFError)
+
+
+def decode_error(path: Path, exc: Exception) -> AudioError:
+    """The one-line error for a file libsndfile cannot decode: its message without the
+    "Error opening '...':" preamble, in plainer words."""
     text = str(exc).split(":")[-1].strip().rstrip(".")
     if any(words in text.lower() for words in _NOT_AUDIO):
-        return "not an audio file, or a format this libsndfile cannot read"
-    return text or type(exc).__name__
+        text = "not an audio file, or a format this libsndfile cannot read"
+    return AudioError(f"{path}: cannot decode audio ({text or type(exc).__name__})")
 
 
 def _clean(mono: np.ndarray, path: Path) -> np.ndarray:

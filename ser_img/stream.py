@@ -15,7 +15,7 @@ import numpy as np
 import soundfile
 import soxr
 
-from .errors import AudioError
+from .audio import DECODE_ERRORS, decode_error
 
 BLOCK_S = 30.0  # seconds of source audio decoded at a time
 
@@ -49,9 +49,8 @@ def read_blocks(path: Path, sample_rate: int, block_s: float = BLOCK_S) -> Itera
                     mono = resampler.resample_chunk(mono, last=following is None)
                 yield np.asarray(mono, dtype=np.float32)
                 pending = following
-    except (soundfile.LibsndfileError, RuntimeError, ValueError, OSError) as exc:
-        reason = str(exc).split(":")[-1].strip() or type(exc).__name__
-        raise AudioError(f"{path}: cannot decode audio ({reason})") from None
+    except DECODE_ERRORS as exc:
+        raise decode_error(path, exc) from None
 
 
 @dataclass(frozen=True)
