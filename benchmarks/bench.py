@@ -117,7 +117,7 @@ def stage_train(args) -> dict:
         description = json.loads((out / "model.json").read_text())
         metrics = json.loads((out / "metrics.json").read_text())
     settings = description["train_settings"]
-    return {"seconds": round(seconds, 1), "folds": description["n_cnns"], "epochs": settings["cnn"]["epochs"],
+    return {"seconds": round(seconds, 1), "folds": description["n_folds"], "epochs": settings["cnn"]["epochs"],
             "clips": description["n_clips"], "stack_accuracy": metrics["overall"]["stack"]["accuracy"]}
 
 
@@ -202,7 +202,7 @@ def main() -> None:
     else:  # the model's own record of its training run
         description = json.loads((Path(args.model) / "model.json").read_text())
         metrics = json.loads((Path(args.model) / "metrics.json").read_text())
-        results["train"] = {"seconds": metrics.get("train_seconds"), "folds": description["n_cnns"],
+        results["train"] = {"seconds": metrics.get("train_seconds"), "folds": description["n_folds"],
                             "epochs": description["train_settings"]["cnn"]["epochs"],
                             "clips": description["n_clips"], "peak_rss_mib": "not measured",
                             "from": "the model's metrics.json"}

@@ -25,6 +25,6 @@ def describe_model(model_dir: Path) -> str:
     """One line on the model a benchmark ran: head, fold CNNs, image size, window, clips."""
     info = json.loads((Path(model_dir) / "model.json").read_text())
     render = info["render_settings"]
-    return (f"`{Path(model_dir).name}`: head {info['head']}, {info['n_cnns']} fold CNNs, "
+    return (f"`{Path(model_dir).name}`: head {info['head']}, {info['n_folds']} folds x {info.get('cnns_per_fold', 1)} CNNs, "
             f"{render['height']}x{render['width']} images, {render['window_s']:g}-s window, "
             f"trained on {info.get('n_clips', '?')} clips")

@@ -19,7 +19,7 @@ from ser_img.descriptors import descriptors
 from ser_img.folds import speaker_folds
 from ser_img.labels import EMOTIONS
 from ser_img.manifest import read_manifest
-from ser_img.spectrogram import RenderSettings
+from ser_img.spectrogram import RenderSettings, trim_silence
 
 
 def load(images_dir):
@@ -30,7 +30,8 @@ def load(images_dir):
         data = np.load(cache)
         return data["x"], data["y"], data["speakers"], data["images"]
     settings = RenderSettings()
-    x = np.stack([descriptors(load_audio(Path(r.source), settings.sample_rate).samples, settings) for r in rows])
+    x = np.stack([descriptors(trim_silence(load_audio(Path(r.source), settings.sample_rate).samples, settings), settings)
+                  for r in rows])
     y = np.array([EMOTIONS.index(r.label) for r in rows])
     speakers = np.array([r.speaker for r in rows])
     images = np.array([r.image for r in rows])

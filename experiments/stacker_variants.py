@@ -9,7 +9,7 @@ Each variant is scored by the same speaker-grouped folds the model was trained w
 import sys
 
 import numpy as np
-from ser_img.heads import fit_logistic, stack_features
+from ser_img.heads import LogisticHead, stack_features
 from ser_img.model import MEMBERS
 
 
@@ -21,8 +21,8 @@ def cross_validated_accuracy(fit, features, labels, folds):
     return float(np.mean(predictions.argmax(1) == labels))
 
 
-def logistic(C, standardise):
-    return lambda features, labels: fit_logistic(features, labels, 0, C=C, standardise=standardise)
+def logistic(C):
+    return lambda features, labels: LogisticHead(C=C).fit(features, labels)
 
 
 def main(path):
@@ -34,9 +34,7 @@ def main(path):
     rows.append(("soft vote (mean probability)", float(np.mean(sum(probabilities).argmax(1) == labels))))
     for C in (0.5, 0.1, 0.02):
         rows.append((f"LR on standardised log-probabilities, C={C}",
-                     cross_validated_accuracy(logistic(C, True), stack_features(probabilities), labels, folds)))
-        rows.append((f"LR on raw probabilities, C={C}",
-                     cross_validated_accuracy(logistic(C, False), np.concatenate(probabilities, 1), labels, folds)))
+                     cross_validated_accuracy(logistic(C), stack_features(probabilities), labels, folds)))
     print("| combination | accuracy |\n|---|---|")
     for name, accuracy in rows:
         print(f"| {name} | {accuracy:.3f} |")

@@ -18,7 +18,8 @@ from ser_img.errors import SerImgError, UsageError
 from ser_img.files import find_audio
 from ser_img.labels import EMOTIONS
 from ser_img.model import EmotionModel, load_model
-from ser_img.spectrogram import RenderSettings, render_inputs
+from ser_img.features import render_inputs
+from ser_img.spectrogram import RenderSettings
 from ser_img.recognizer import EmotionRecognizer, Recognition, resolve_model_dir
 from ser_img.stream import audio_duration
 

@@ -23,8 +23,8 @@ from ser_img.manifest import (
     write_manifest,
     write_settings,
 )
-from ser_img.descriptors import descriptor_path, write_descriptors
-from ser_img.spectrogram import RenderSettings, remove_stale_temporaries, render_inputs, write_png
+from ser_img.features import feature_path, render_inputs, write_features
+from ser_img.spectrogram import RenderSettings, remove_stale_temporaries, write_png
 
 from . import Progress, no_progress, single_threaded_blas
 
@@ -54,9 +54,9 @@ def render_clip(source: Path, image_path: Path, settings: RenderSettings) -> Man
     try:
         stat = source.stat()
         audio = load_audio(source, settings.sample_rate)
-        image, descriptors = render_inputs(audio.samples, settings)
+        image, features = render_inputs(audio.samples, settings)
         # Descriptors first: an image on disk means its clip is complete.
-        write_descriptors(image_path, descriptors)
+        write_features(image_path, features)
         write_png(image_path, image)
     except SerImgError as exc:
         row.error = str(exc)
@@ -88,7 +88,7 @@ def _render_job(job: tuple[Path, Path, str, RenderSettings]) -> ManifestRow:
 def _is_current(previous: ManifestRow | None, source: Path, out_dir: Path) -> bool:
     if previous is None or previous.status != "ok" or not (out_dir / previous.image).is_file():
         return False
-    if not descriptor_path(out_dir / previous.image).is_file():
+    if not feature_path(out_dir / previous.image).is_file():
         return False
     try:
         stat = source.stat()

@@ -1,15 +1,18 @@
 """Train a model with speaker-grouped out-of-fold stacking, and report its CV figures.
 
-For each speaker-grouped fold K, the other folds' speakers are split in two: the
-CNN learns from most of them; the heads learn from that CNN's embeddings of the rest
-(`head_share`), clips it never saw. Heads must learn from their own CNN's embeddings:
-separately trained CNNs have embedding spaces that do not line up, so heads fit on one
-CNN's out-of-fold embeddings fail on another's. CNN and heads then score fold K, so
-every clip gets out-of-fold probabilities from every member. The stacker learns from
-those, and its own figures come from a second pass over the same folds.
+For each speaker-grouped fold K, the other folds' speakers are split into parts of whole
+speakers (`cnns_per_fold`, 2 by default). For each part, a CNN learns from the other parts
+and the MLP, XGBoost and LightGBM heads learn from that CNN's embeddings of the part it
+never heard (cross-fitting): every training speaker reaches the heads, and no head learns
+from a network that saw its clips. Heads stay paired with their own CNN: separately
+trained CNNs have embedding spaces that do not line up. The logistic regressions on the
+descriptors and on the openSMILE functionals have no CNN in them and learn from every
+training speaker. Fold K's CNNs (averaged) and members then score fold K, so every clip
+gets out-of-fold probabilities from every member; the stack and its calibration learn
+from those only, and the stack's own figures come from a second, nested pass.
 
-The saved model keeps each fold's CNN and heads; a new clip goes through all of them,
-the stacker combines each fold's members, and the folds' results are averaged.
+The saved model keeps each fold's CNNs and members; a new clip goes through all of them,
+the stack combines each fold's members, and the folds' results are averaged.
 """
 
 from __future__ import annotations
@@ -29,16 +32,18 @@ from ser_img.card import model_card
 from ser_img.dataset import LabelledImages, load_labelled_images
 from ser_img.errors import ModelError, UsageError
 from ser_img.folds import speaker_folds
-from ser_img.heads import HEADS, N_CLASSES, DenseHead, balanced_weights, head_features, stack_features, weighted_vote
+from ser_img.features import feature_blocks
+from ser_img.heads import (EMBEDDING_HEADS, N_CLASSES, DenseHead, balanced_weights, build_member, head_features,
+                            stack_features, weighted_vote)
 from ser_img.lite import LiteCnn
-from ser_img.model import HEAD_MEMBERS, MEMBERS, EmotionModel, save_model
+from ser_img.metrics import fit_temperature
+from ser_img.model import HEAD_MEMBERS, MEMBERS, EmotionModel, FoldModel, model_members, save_model
 from ser_img.settings import TrainSettings
 from ser_img.spectrogram import encode_png
 
 from . import Progress, no_progress
 
 log = logging.getLogger("ser_img")
-STACK_WEIGHTS = (0, 1, 2)  # weights the stacker may give each member
 LITE_TOLERANCE = 1e-4  # largest difference in any probability between LiteRT and Keras
 
 
@@ -69,15 +74,16 @@ def train(images_dir: Path, head: str = "stack", out_dir: Path | None = None,
              len(set(data.speakers)), len(folds),
              f" ({data.unlabelled} unlabelled clips left out)" if data.unlabelled else "")
 
-    cnns, heads, oof = _fold_pipelines(data, folds, HEAD_MEMBERS[head], settings, progress)
-    stacker, stack_weights = None, {}
+    members = model_members(head, data.settings)
+    fold_models, oof = _fold_pipelines(data, folds, members, settings, progress)
+    stacker, stack_weights, temperature = None, {}, None
     if head == "stack":
         features = stack_features(list(oof.values()))
         oof["stack"] = np.zeros((len(data.labels), N_CLASSES))
         for train_idx, test_idx in folds:
-            fold_stacker, _ = _chosen_stacker(features[train_idx], data.labels[train_idx], len(oof) - 1)
+            fold_stacker, _, _ = _chosen_stacker(features[train_idx], data.labels[train_idx], len(oof) - 1, settings)
             oof["stack"][test_idx] = fold_stacker.predict_proba(features[test_idx])
-        stacker, weights = _chosen_stacker(features, data.labels, len(oof) - 1)
+        stacker, weights, temperature = _chosen_stacker(features, data.labels, len(oof) - 1, settings)
         stack_weights = dict(zip(list(oof)[:-1], weights))
 
     final = "stack" if head == "stack" else head
@@ -85,46 +91,75 @@ def train(images_dir: Path, head: str = "stack", out_dir: Path | None = None,
     seconds = time.perf_counter() - started
     scores["train_seconds"] = round(seconds, 1)
     info = {"name": out_dir.name, "train_settings": settings.to_dict(), "n_clips": int(len(data.labels)),
-            "speakers": sorted(set(data.speakers)), "cv": scores["overall"][final],
-            **({"stack_weights": stack_weights} if stack_weights else {})}
-    model = EmotionModel(head=head, render_settings=data.settings, cnns=cnns, heads=heads, stacker=stacker,
-                         info=info)
+            "speakers": sorted(set(data.speakers)), "cv": scores["overall"][final], "members": list(oof)[:len(members) + 1],
+            **({"stack_weights": stack_weights, "stack_temperature": temperature} if stack_weights else {})}
+    model = EmotionModel(head=head, render_settings=data.settings, folds=fold_models, stacker=stacker, info=info)
     picture = metrics.confusion_png(scores["confusion_matrix"], f"{final}: speaker-grouped CV")
-    card = model_card(info, scores, [name for name in MEMBERS if name in oof])
-    reports = {"confusion.png": encode_png(picture), "oof.npz": _oof_archive(oof, data, folds),
-               "MODEL_CARD.md": card.encode("utf-8")}
+    reliability = metrics.reliability_png(data.labels, oof[final], f"{final}: reliability (speaker-grouped CV)")
+    card = model_card({**info, "render_settings": data.settings.to_dict()}, scores,
+                      [name for name in MEMBERS if name in oof])
+    reports = {"confusion.png": encode_png(picture), "reliability.png": encode_png(reliability),
+               "oof.npz": _oof_archive(oof, data, folds), "MODEL_CARD.md": card.encode("utf-8")}
     save_model(model, out_dir, scores, reports, replace=force)
     return TrainReport(model_dir=out_dir, head=head, metrics=scores, seconds=seconds)
 
 
-def _fold_pipelines(data: LabelledImages, folds, head_names: list[str], settings: TrainSettings,
-                    progress: Progress):
+def _fold_pipelines(data: LabelledImages, folds, members: list[str], settings: TrainSettings,
+                    progress: Progress) -> tuple[list[FoldModel], dict[str, np.ndarray]]:
+    """Each fold's CNNs and members, and every member's out-of-fold probabilities.
+
+    The fold's training speakers are split into `cnns_per_fold` parts; for each part a CNN
+    learns from the other parts, and the embedding heads learn from that CNN's embeddings
+    of the part it never heard (cross-fitting). The fold's CNN and each embedding head are
+    the average over its parts. Members without a CNN in them learn from every training
+    speaker directly.
+    """
+    oof = {name: np.zeros((len(data.labels), N_CLASSES)) for name in ["cnn", *members]}
+    blocks = feature_blocks(data.settings)
+    fold_models: list[FoldModel] = []
+    n_parts = settings.cnns_per_fold
+    for step in progress(range(len(folds) * n_parts), len(folds) * n_parts, "training fold models"):
+        k, p = divmod(step, n_parts)
+        train_idx, test_idx = folds[k]
+        if p == 0:
+            fold_models.append(FoldModel())
+            parts = _speaker_parts(train_idx, data.speakers, n_parts)
+        fold, part = fold_models[-1], parts[p]
+        cnn_rows = np.concatenate([other for q, other in enumerate(parts) if q != p])
+        seed = settings.seed + step
+        cnn = _deployable(_train_cnn(data, cnn_rows, settings, seed), data.images[test_idx])
+        test_embeddings, test_probs = cnn.outputs(data.images[test_idx])
+        oof["cnn"][test_idx] += test_probs / n_parts
+        part_embeddings, _ = cnn.outputs(data.images[part])
+        heads = {}
+        for name in (m for m in members if m in EMBEDDING_HEADS):
+            heads[name] = build_member(name, settings.members, seed).fit(
+                head_features(name, part_embeddings, data.features[part], blocks), data.labels[part])
+            oof[name][test_idx] += heads[name].predict_proba(
+                head_features(name, test_embeddings, data.features[test_idx], blocks)) / n_parts
+        fold.cnns.append(cnn)
+        fold.heads.append(heads)
+        if p == n_parts - 1:
+            _fit_plain_members(fold, data, train_idx, test_idx, members, settings, settings.seed + k, oof)
+            log.info("fold %d/%d (%d held-out clips): %s", k + 1, len(folds), len(test_idx), ", ".join(
+                f"{name} {np.mean(pr[test_idx].argmax(1) == data.labels[test_idx]):.3f}" for name, pr in oof.items()))
+    return fold_models, oof
+
+
+def _train_cnn(data: LabelledImages, rows: np.ndarray, settings: TrainSettings, seed: int):
     from ser_img.cnn import train_cnn
 
-    oof = {name: np.zeros((len(data.labels), N_CLASSES)) for name in ["cnn", *head_names]}
-    cnns, heads = [], []
-    for k in progress(range(len(folds)), len(folds), "training fold models"):
-        train_idx, test_idx = folds[k]
-        cnn_idx, head_idx = _split_for_heads(train_idx, data.speakers, settings) if head_names else (train_idx, [])
-        keras_cnn = train_cnn(data.images[cnn_idx], data.labels[cnn_idx], N_CLASSES, settings.cnn,
-                              seed=settings.seed + k, sample_weight=balanced_weights(data.labels[cnn_idx]))
-        cnn = _deployable(keras_cnn, data.images[test_idx])
-        test_embeddings, oof["cnn"][test_idx] = cnn.outputs(data.images[test_idx])
-        fold_heads = {}
-        if head_names:
-            head_embeddings, _ = cnn.outputs(data.images[head_idx])
-            for name in head_names:
-                # The descriptor head has no CNN in it, so it may learn from every training speaker.
-                rows, embeddings = (train_idx, None) if name == "desc" else (head_idx, head_embeddings)
-                features = head_features(name, embeddings, data.descriptors[rows])
-                fold_heads[name] = HEADS[name].fit(features, data.labels[rows], settings.seed + k)
-                oof[name][test_idx] = fold_heads[name].predict_proba(
-                    head_features(name, test_embeddings, data.descriptors[test_idx]))
-        cnns.append(cnn)
-        heads.append(fold_heads)
-        log.info("fold %d/%d (%d held-out clips): %s", k + 1, len(folds), len(test_idx), ", ".join(
-            f"{name} {np.mean(p[test_idx].argmax(1) == data.labels[test_idx]):.3f}" for name, p in oof.items()))
-    return cnns, heads, oof
+    return train_cnn(data.images[rows], data.labels[rows], N_CLASSES, settings.cnn, seed=seed,
+                     sample_weight=balanced_weights(data.labels[rows]))
+
+
+def _fit_plain_members(fold: FoldModel, data: LabelledImages, train_idx, test_idx, members, settings, seed, oof):
+    """Members with no CNN in them learn from every training speaker of the fold."""
+    blocks = feature_blocks(data.settings)
+    for name in (m for m in members if m not in EMBEDDING_HEADS):
+        fold.plain[name] = build_member(name, settings.members, seed).fit(
+            head_features(name, None, data.features[train_idx], blocks), data.labels[train_idx])
+        oof[name][test_idx] = fold.plain[name].predict_proba(head_features(name, None, data.features[test_idx], blocks))
 
 
 def _deployable(keras_cnn, images: np.ndarray) -> LiteCnn:
@@ -142,30 +177,33 @@ def _deployable(keras_cnn, images: np.ndarray) -> LiteCnn:
     return lite
 
 
-def _split_for_heads(train_idx: np.ndarray, speakers: list[str], settings: TrainSettings):
-    """(CNN clips, head clips) of a fold's training clips, split by speaker."""
+def _speaker_parts(train_idx: np.ndarray, speakers: list[str], n_parts: int) -> list[np.ndarray]:
+    """A fold's training clips in `n_parts` groups of whole speakers."""
     fold_speakers = [speakers[i] for i in train_idx]
-    if len(set(fold_speakers)) < 2:
-        raise UsageError("heads need at least 3 speakers (one held out, one for the CNN, one for the "
-                         "heads' training); use --head cnn with 2")
-    inner = speaker_folds(fold_speakers, max_folds=max(2, round(1 / settings.head_share)))
-    cnn_part, head_part = inner[0]
-    return train_idx[cnn_part], train_idx[head_part]
+    if len(set(fold_speakers)) < n_parts:
+        raise UsageError(f"training needs at least {n_parts + 1} speakers (one held out per fold, and "
+                         f"{n_parts} more to cross-fit the CNNs and their heads)")
+    return [train_idx[test] for _, test in speaker_folds(fold_speakers, max_folds=n_parts)]
 
 
-def _chosen_stacker(features: np.ndarray, labels: np.ndarray, n_members: int) -> tuple[DenseHead, tuple]:
-    """A weighted geometric vote of the members, weights chosen on these out-of-fold clips.
+def _chosen_stacker(features: np.ndarray, labels: np.ndarray, n_members: int,
+                    settings: TrainSettings) -> tuple[DenseHead, tuple, float]:
+    """A calibrated weighted geometric vote of the members, learned on these out-of-fold clips.
 
-    A logistic-regression stacker over 8 x members log-probabilities overfits folds of a few
-    speakers (it scored below its best member); a vote with a few integer weights per
-    member has almost nothing to overfit, and may drop a member by giving it weight 0.
+    The integer weights that score best are chosen first (a logistic-regression stacker over
+    8 x members log-probabilities overfits folds of a few speakers; a vote with a few integer
+    weights has almost nothing to overfit, and may drop a member with weight 0). They are
+    then normalised to sum to 1, a weighted geometric mean, and divided by the temperature
+    that minimises the log-loss on the same clips: its output is a probability.
     """
     per_member = features.reshape(len(features), n_members, N_CLASSES)
-    candidates = [w for w in itertools.product(STACK_WEIGHTS, repeat=n_members) if sum(w) > 0]
+    candidates = [w for w in itertools.product(settings.stack_weights, repeat=n_members) if sum(w) > 0]
     scores = [np.mean(np.einsum("m,nmc->nc", np.array(w, float), per_member).argmax(1) == labels)
               for w in candidates]
     best = candidates[int(np.argmax(scores))]  # ties: the first in itertools.product order
-    return weighted_vote(best), best
+    mean_logits = np.einsum("m,nmc->nc", np.array(best, float) / sum(best), per_member)
+    temperature = fit_temperature(mean_logits, labels) if settings.calibration == "temperature" else 1.0
+    return weighted_vote(np.array(best, float) / sum(best) / temperature), best, temperature
 
 
 def _oof_archive(oof: dict[str, np.ndarray], data: LabelledImages, folds) -> bytes:
@@ -186,14 +224,13 @@ def _scores(oof: dict[str, np.ndarray], data: LabelledImages, folds, final: str)
         per_fold.append({
             "fold": k + 1,
             "test_speakers": sorted(set(speakers[test_idx])),
-            **{name: metrics.summary(data.labels[test_idx], p[test_idx].argmax(1)) for name, p in oof.items()},
+            **{name: metrics.summary(data.labels[test_idx], p[test_idx]) for name, p in oof.items()},
         })
-    overall = {name: metrics.summary(data.labels, p.argmax(1)) for name, p in oof.items()}
+    overall = {name: metrics.summary(data.labels, p) for name, p in oof.items()}
     spread = {
         name: {"accuracy_std": float(np.std([f[name]["accuracy"] for f in per_fold]))} for name in oof
     }
     full = metrics.report(data.labels, oof[final].argmax(1))
     return {"final": final, "folds": per_fold, "overall": overall, "fold_spread": spread,
             "per_class": full["per_class"], "confusion_matrix": full["confusion_matrix"],
-            "labels": full["labels"]}
-
+            "labels": full["labels"], "reliability": metrics.reliability(data.labels, oof[final])}

@@ -18,6 +18,7 @@ def model_card(info: dict, scores: dict, member_names: list[str]) -> str:
     data_line = (f"{info['n_clips']} clips from {len(speakers)} speakers"
                  + (f" (RAVDESS actors {', '.join(s.split('-')[1] for s in ravdess)})" if ravdess else ""))
     cnn = info["train_settings"]["cnn"]
+    settings = info.get("render_settings", {})
     lines = [
         f"# Model card: {info['name']}", "",
         "## Data", "", f"- {data_line}.",
@@ -27,24 +28,42 @@ def model_card(info: dict, scores: dict, member_names: list[str]) -> str:
         lines.append(f"- {RAVDESS_TERMS}")
     lines += [
         "", "## Architecture", "",
-        "Audio is mixed to mono, resampled, trimmed of leading and trailing silence and rendered to "
-        "a log-mel RGB image (settings in model.json). Per speaker-grouped fold: a CNN "
+        "Audio is mixed to mono, resampled, trimmed of leading and trailing silence once and rendered "
+        "to a log-mel RGB image (settings in model.json); from the same trimmed signal come ser-img's "
+        "hand-written acoustic descriptors"
+        + (f" and openSMILE's {settings['functionals']} functionals" if settings.get("functionals") else "")
+        + ". Per speaker-grouped fold, the training speakers are split into "
+        f"{info['train_settings']['cnns_per_fold']} parts; for each part a CNN "
         f"(channels {tuple(cnn['channels'])}, {cnn['embedding_size']}-d embedding, {cnn['epochs']} epochs) "
-        "learns from most training speakers; MLP, "
-        "XGBoost and LightGBM heads learn from its embeddings of the other speakers plus acoustic "
-        "descriptors (spectral, cepstral, energy and pitch statistics); a logistic regression on "
-        "the descriptors alone joins them. The stack is a weighted geometric vote of the members, "
-        "its weights (0, 1 or 2 per member; model.json, stack_weights) chosen on out-of-fold "
-        "predictions only. The model averages its folds.",
+        "learns from the other parts, and MLP, XGBoost and LightGBM heads learn from its embeddings "
+        "of that part (plus the descriptors): every training speaker reaches the heads through a "
+        "CNN that never heard it. Logistic regressions on the descriptors alone and on the "
+        "functionals alone learn from every training speaker. The stack is a weighted geometric "
+        "mean of the members (integer weights chosen on out-of-fold predictions, normalised), "
+        "divided by a temperature learned on the same out-of-fold predictions, so that its "
+        "probabilities are calibrated. The model averages its folds.",
+    ]
+    weights = info.get("stack_weights")
+    if weights:
+        unused = [name for name, w in weights.items() if w == 0]
+        lines += ["", "Stack weights (before normalising): " + ", ".join(f"{n} {w}" for n, w in weights.items())
+                  + f"; temperature {info['stack_temperature']:.3f}."
+                  + (f" Members with weight 0 ({', '.join(unused)}) add nothing the others do not already "
+                     "give on out-of-fold predictions; prediction skips them." if unused else "")]
+    lines += [
         "", "## Speaker-grouped cross-validation", "",
         f"{len(scores['folds'])} folds of whole speakers; every figure is for speakers the scoring "
         "members never heard. Pooled out-of-fold predictions:", "",
-        "| member | accuracy | UAR | macro-F1 |", "|---|---|---|---|",
+        "| member | accuracy | UAR | macro-F1 | log-loss | Brier | ECE |", "|---|---|---|---|---|---|---|",
     ]
     for name in member_names:
         row = scores["overall"][name]
         mark = " (the model's output)" if name == scores["final"] else ""
-        lines.append(f"| {name}{mark} | {row['accuracy']:.3f} | {row['uar']:.3f} | {row['macro_f1']:.3f} |")
+        lines.append(f"| {name}{mark} | {row['accuracy']:.3f} | {row['uar']:.3f} | {row['macro_f1']:.3f} "
+                     f"| {row['log_loss']:.3f} | {row['brier']:.3f} | {row['ece']:.3f} |")
+    lines += ["", "Log-loss (natural log; a uniform guess scores 2.079), Brier score and expected "
+              "calibration error (10 bins) of the out-of-fold probabilities; the reliability diagram is "
+              "reliability.png."]
     lines += [
         "", "## Limits", "",
         "- Trained on acted speech: North-American English actors reading two fixed sentences in a "

@@ -32,9 +32,49 @@ def seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def build_cnn(height: int, width: int, n_classes: int, settings: CnnSettings) -> keras.Model:
+class RandomWarp(keras.layers.Layer):
+    """New voices from old ones, in training only: each image's mel axis is stretched by a
+    random factor (vocal-tract-length perturbation: formants and pitch move up or down
+    together, anchored at the lowest band) and its time axis by another (tempo).
+    Edges are extended by repeating the last row/column, so no artificial border appears.
+    """
+
+    def __init__(self, freq: float, time: float, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.freq, self.time, self.seed = freq, time, seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=None):
+        if not training:
+            return images
+        height, width = images.shape[1], images.shape[2]
+        pad_y, pad_x = height // 4, width // 8
+        padded = tf.concat([tf.repeat(images[:, :1], pad_y, axis=1), images], axis=1)
+        padded = tf.concat([tf.repeat(padded[:, :, :1], pad_x, axis=2), padded,
+                            tf.repeat(padded[:, :, -1:], pad_x, axis=2)], axis=2)
+        n = tf.shape(images)[0]
+        alpha = tf.exp(keras.random.uniform((n,), -self.freq, self.freq, seed=self.generator))
+        beta = tf.exp(keras.random.uniform((n,), -self.time, self.time, seed=self.generator))
+        big_h, big_w = height + pad_y, width + 2 * pad_x
+        # Boxes in the padded image's normalised coordinates: bottom-anchored in frequency,
+        # centred in time.
+        y2 = tf.ones_like(alpha)
+        y1 = 1.0 - (height / alpha) / big_h
+        half = (width / beta) / (2.0 * big_w)
+        x1, x2 = 0.5 - half, 0.5 + half
+        boxes = tf.stack([y1, x1, y2, x2], axis=1)
+        return tf.image.crop_and_resize(padded, boxes, tf.range(n), (height, width))
+
+    def get_config(self):
+        return {**super().get_config(), "freq": self.freq, "time": self.time, "seed": self.seed}
+
+
+def build_cnn(height: int, width: int, n_classes: int, settings: CnnSettings, seed: int = 0) -> keras.Model:
     inputs = keras.Input((height, width, 3))
-    x = keras.layers.Rescaling(1.0 / 255)(inputs)
+    x = inputs
+    if settings.warp_freq or settings.warp_time:
+        x = RandomWarp(settings.warp_freq, settings.warp_time, seed)(x)
+    x = keras.layers.Rescaling(1.0 / 255)(x)
     for index, channels in enumerate(settings.channels):
         # A strided first layer: full-resolution convolutions cost most and add little.
         x = keras.layers.Conv2D(channels, 3, strides=2 if index == 0 else 1, padding="same", use_bias=False)(x)
@@ -56,7 +96,7 @@ def build_cnn(height: int, width: int, n_classes: int, settings: CnnSettings) ->
 def train_cnn(images: np.ndarray, labels: np.ndarray, n_classes: int, settings: CnnSettings,
               seed: int, sample_weight: np.ndarray | None = None) -> keras.Model:
     seed_everything(seed)
-    model = build_cnn(images.shape[1], images.shape[2], n_classes, settings)
+    model = build_cnn(images.shape[1], images.shape[2], n_classes, settings, seed)
     steps = settings.epochs * int(np.ceil(len(images) / settings.batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=max(steps, 1))
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .descriptors import read_descriptors
+from .features import read_features
 from .errors import UsageError
 from .labels import EMOTIONS
 from .manifest import ManifestRow, read_manifest, read_settings
@@ -19,7 +19,7 @@ UNKNOWN_SPEAKER = "unknown"
 @dataclass
 class LabelledImages:
     images: np.ndarray  # (n, height, width, 3) uint8
-    descriptors: np.ndarray  # (n, d) float32, ser_img.descriptors of each clip
+    features: np.ndarray  # (n, d) float32, ser_img.features of each clip (descriptors, functionals)
     labels: np.ndarray  # indices into EMOTIONS
     speakers: list[str]
     rows: list[ManifestRow]
@@ -44,7 +44,7 @@ def load_labelled_images(folder: Path) -> LabelledImages:
                          f"{(settings.height, settings.width)}; re-render with --force")
     return LabelledImages(
         images=images,
-        descriptors=np.stack([read_descriptors(folder / r.image) for r in rows]),
+        features=np.stack([read_features(folder / r.image) for r in rows]),
         labels=np.array([EMOTIONS.index(r.label) for r in rows]),
         speakers=[r.speaker or UNKNOWN_SPEAKER for r in rows],
         rows=rows,

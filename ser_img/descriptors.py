@@ -1,20 +1,18 @@
 """Acoustic descriptors of a clip: statistics of its spectrum, cepstrum, energy and pitch.
 
 They sit beside the CNN's embeddings for the heads. Computed from the same trimmed
-16-kHz signal the image is rendered from, in plain NumPy (a few milliseconds a clip).
+16-kHz signal the image is rendered from (trimmed once, by the caller), in plain NumPy
+(a few milliseconds a clip).
 """
 
 from __future__ import annotations
 
 import functools
-import io
-from pathlib import Path
 
 import numpy as np
 import scipy.fft
 
-from .errors import UsageError
-from .spectrogram import RenderSettings, _frames, _mel_basis, power_spectrum, trim_silence, write_bytes_atomic
+from .signal import frame, mel_basis, power_spectrum
 
 N_MELS = 40
 N_MFCC = 20
@@ -41,11 +39,11 @@ def _dct(n_in: int, n_out: int) -> np.ndarray:
     return scipy.fft.dct(np.eye(n_in), type=2, norm="ortho", axis=0)[:n_out].astype(np.float32)
 
 
-def _spectra(samples: np.ndarray, settings: RenderSettings) -> tuple[np.ndarray, np.ndarray]:
+def _spectra(samples: np.ndarray, settings) -> tuple[np.ndarray, np.ndarray]:
     n_fft, hop = settings.n_fft, settings.hop_length
     if len(samples) < n_fft:
         samples = np.pad(samples, (0, n_fft - len(samples)))
-    frames = _frames(np.ascontiguousarray(samples, dtype=np.float32), n_fft, hop)
+    frames = frame(np.ascontiguousarray(samples, dtype=np.float32), n_fft, hop)
     return frames, power_spectrum(frames)
 
 
@@ -64,12 +62,13 @@ def _pitch(frames: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray
     return 12.0 * np.log2(sample_rate / lag / 100.0), strength
 
 
-def descriptors(samples: np.ndarray, settings: RenderSettings) -> np.ndarray:
-    """A fixed-length float32 vector describing one mono clip at `settings.sample_rate`."""
-    samples = trim_silence(np.asarray(samples, dtype=np.float32), settings)
+def descriptors(samples: np.ndarray, settings) -> np.ndarray:
+    """A fixed-length float32 vector describing one trimmed mono clip at `settings.sample_rate`
+    (`settings`: a RenderSettings)."""
+    samples = np.asarray(samples, dtype=np.float32)
     frames, power = _spectra(samples, settings)
     sr = settings.sample_rate
-    mel = _mel_basis(sr, settings.n_fft, N_MELS, settings.fmin, settings.fmax) @ power.T
+    mel = mel_basis(sr, settings.n_fft, N_MELS, settings.fmin, settings.fmax) @ power.T
     log_mel = 10.0 * np.log10(np.maximum(mel, 1e-10))
     log_mel -= log_mel.max()  # level relative to the clip's peak: the recording gain drops out
     mfcc = _dct(N_MELS, N_MFCC) @ log_mel
@@ -111,22 +110,3 @@ def _count_onsets(energy_db: np.ndarray) -> int:
     """Rises of the energy through -20 dB: a rough syllable count for the speaking rate."""
     loud = energy_db > -20.0
     return int(np.sum(loud[1:] & ~loud[:-1]) + (loud[0] if len(loud) else 0))
-
-
-def descriptor_path(image_path: Path) -> Path:
-    """Where render keeps a clip's descriptors: beside its image, as a NumPy array."""
-    return Path(image_path).with_suffix(".npy")
-
-
-def write_descriptors(image_path: Path, values: np.ndarray) -> None:
-    buffer = io.BytesIO()
-    np.save(buffer, np.asarray(values, dtype=np.float32), allow_pickle=False)
-    write_bytes_atomic(descriptor_path(image_path), buffer.getvalue())
-
-
-def read_descriptors(image_path: Path) -> np.ndarray:
-    path = descriptor_path(image_path)
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: unreadable descriptors ({exc}); re-render with --force") from None

@@ -82,47 +82,107 @@ def _standardiser(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.where(scale > 1e-8, scale, 1.0)
 
 
-def fit_mlp(features: np.ndarray, labels: np.ndarray, seed: int) -> DenseHead:
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
-
-    mean, scale = _standardiser(features)
-    model = MLPClassifier(hidden_layer_sizes=(64,), alpha=1e-2, max_iter=500, random_state=seed)
-    with warnings.catch_warnings():
-        # A fixed iteration budget is the design (same seed, same result); say nothing when it ends.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit((features - mean) / scale, labels, sample_weight=balanced_weights(labels))
-    return DenseHead.from_sklearn(model, mean, scale)
+def _weights(labels: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
+    return balanced_weights(labels) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
 
 
-def fit_logistic(features: np.ndarray, labels: np.ndarray, seed: int, C: float = 0.5,
-                 standardise: bool = True) -> DenseHead:
-    from sklearn.linear_model import LogisticRegression
-
-    if standardise:
-        mean, scale = _standardiser(features)
-    else:
-        mean, scale = np.zeros(features.shape[1]), np.ones(features.shape[1])
-    model = LogisticRegression(C=C, max_iter=2000, random_state=seed)
-    model.fit((features - mean) / scale, labels, sample_weight=balanced_weights(labels))
-    return DenseHead.from_sklearn(model, mean, scale)
+# Every member behind one contract, as in scikit-learn: hyper-parameters in __init__,
+# fit(X, y, sample_weight=None) -> self (class-balanced weights when none are given),
+# predict_proba(X) -> (n, 8), save(path) and load(path) in a native, pickle-free format.
 
 
-class XgbHead:
-    file_name = "xgb.ubj.gz"  # gzip: the shipped model must stay small
+class _DenseMember:
+    """A member whose fitted form is a DenseHead (NumPy arrays)."""
 
-    def __init__(self, booster):
-        self.booster = booster
+    file_name = ""
+    dense: DenseHead | None = None
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        return self.dense.predict_proba(features)
+
+    def save(self, path: Path) -> None:
+        self.dense.save(path)
 
     @classmethod
-    def fit(cls, features: np.ndarray, labels: np.ndarray, seed: int) -> "XgbHead":
+    def load(cls, path: Path):
+        member = cls()
+        member.dense = DenseHead.load(path)
+        return member
+
+
+class MlpHead(_DenseMember):
+    file_name = "mlp.npz"
+
+    def __init__(self, hidden: int = 64, alpha: float = 1e-2, max_iter: int = 500, seed: int = 0):
+        self.hidden, self.alpha, self.max_iter, self.seed = hidden, alpha, max_iter, seed
+
+    def fit(self, features: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None) -> "MlpHead":
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPClassifier
+
+        mean, scale = _standardiser(features)
+        model = MLPClassifier(hidden_layer_sizes=(self.hidden,), alpha=self.alpha, max_iter=self.max_iter,
+                              random_state=self.seed)
+        with warnings.catch_warnings():
+            # A fixed iteration budget is the design (same seed, same result); say nothing when it ends.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit((features - mean) / scale, labels, sample_weight=_weights(labels, sample_weight))
+        self.dense = DenseHead.from_sklearn(model, mean, scale)
+        return self
+
+
+class LogisticHead(_DenseMember):
+    """Logistic regression on standardised features; small C: thousands of correlated
+    statistics and a few speakers' worth of clips."""
+
+    def __init__(self, C: float = 0.01, seed: int = 0):
+        self.C, self.seed = C, seed
+
+    def fit(self, features: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None):
+        from sklearn.linear_model import LogisticRegression
+
+        mean, scale = _standardiser(features)
+        model = LogisticRegression(C=self.C, max_iter=3000, random_state=self.seed)
+        model.fit((features - mean) / scale, labels, sample_weight=_weights(labels, sample_weight))
+        self.dense = DenseHead.from_sklearn(model, mean, scale)
+        return self
+
+
+class DescriptorHead(LogisticHead):
+    """Logistic regression on ser-img's hand-written acoustic descriptors alone; no CNN in it."""
+
+    file_name = "desc.npz"
+
+
+class FunctionalsHead(LogisticHead):
+    """Logistic regression on the openSMILE functionals alone; no CNN in it."""
+
+    file_name = "smile.npz"
+
+
+class _GbdtHead:
+    file_name = ""
+
+    def __init__(self, rounds: int = 200, seed: int = 0, booster=None):
+        self.rounds, self.seed, self.booster = rounds, seed, booster
+
+    @classmethod
+    def load(cls, path: Path):
+        return cls(booster=cls._read(gzip.decompress(Path(path).read_bytes())))
+
+
+class XgbHead(_GbdtHead):
+    file_name = "xgb.ubj.gz"  # gzip: the shipped model must stay small
+
+    def fit(self, features: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None) -> "XgbHead":
         import xgboost
 
         params = {"objective": "multi:softprob", "num_class": N_CLASSES, "max_depth": 4, "eta": 0.1,
-                  "subsample": 0.8, "colsample_bytree": 0.8, "tree_method": "hist", "seed": seed,
+                  "subsample": 0.8, "colsample_bytree": 0.8, "tree_method": "hist", "seed": self.seed,
                   "nthread": 2, "verbosity": 0}
-        data = xgboost.DMatrix(features, label=labels, weight=balanced_weights(labels))
-        return cls(xgboost.train(params, data, num_boost_round=GBDT_ROUNDS))
+        data = xgboost.DMatrix(features, label=labels, weight=_weights(labels, sample_weight))
+        self.booster = xgboost.train(params, data, num_boost_round=self.rounds)
+        return self
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         import xgboost
@@ -132,31 +192,28 @@ class XgbHead:
     def save(self, path: Path) -> None:
         Path(path).write_bytes(gzip.compress(bytes(self.booster.save_raw("ubj")), mtime=0))
 
-    @classmethod
-    def load(cls, path: Path) -> "XgbHead":
+    @staticmethod
+    def _read(raw: bytes):
         import xgboost
 
         booster = xgboost.Booster()
-        booster.load_model(bytearray(gzip.decompress(Path(path).read_bytes())))
-        return cls(booster)
+        booster.load_model(bytearray(raw))
+        return booster
 
 
-class LgbmHead:
+class LgbmHead(_GbdtHead):
     file_name = "lgbm.txt.gz"
 
-    def __init__(self, booster):
-        self.booster = booster
-
-    @classmethod
-    def fit(cls, features: np.ndarray, labels: np.ndarray, seed: int) -> "LgbmHead":
+    def fit(self, features: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None) -> "LgbmHead":
         import lightgbm
 
         params = {"objective": "multiclass", "num_class": N_CLASSES, "learning_rate": 0.05,
                   "num_leaves": 15, "min_data_in_leaf": 5, "feature_fraction": 0.8,
-                  "bagging_fraction": 0.8, "bagging_freq": 1, "seed": seed, "deterministic": True,
+                  "bagging_fraction": 0.8, "bagging_freq": 1, "seed": self.seed, "deterministic": True,
                   "num_threads": 2, "verbose": -1}
-        data = lightgbm.Dataset(features, label=labels, weight=balanced_weights(labels))
-        return cls(lightgbm.train(params, data, num_boost_round=GBDT_ROUNDS))
+        data = lightgbm.Dataset(features, label=labels, weight=_weights(labels, sample_weight))
+        self.booster = lightgbm.train(params, data, num_boost_round=self.rounds)
+        return self
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         return np.asarray(self.booster.predict(np.asarray(features)), dtype=np.float64)
@@ -164,44 +221,39 @@ class LgbmHead:
     def save(self, path: Path) -> None:
         Path(path).write_bytes(gzip.compress(self.booster.model_to_string().encode("utf-8"), mtime=0))
 
-    @classmethod
-    def load(cls, path: Path) -> "LgbmHead":
+    @staticmethod
+    def _read(raw: bytes):
         import lightgbm
 
-        return cls(lightgbm.Booster(model_str=gzip.decompress(Path(path).read_bytes()).decode("utf-8")))
+        return lightgbm.Booster(model_str=raw.decode("utf-8"))
 
 
-class MlpHead(DenseHead):
-    file_name = "mlp.npz"
-    fit = staticmethod(fit_mlp)
+# name -> member class. The embedding heads read their CNN's embeddings beside the
+# descriptors; "desc" and "smile" read one feature block alone, with no CNN in them.
+HEADS = {"mlp": MlpHead, "xgb": XgbHead, "lgbm": LgbmHead, "desc": DescriptorHead, "smile": FunctionalsHead}
+EMBEDDING_HEADS = ("mlp", "xgb", "lgbm")
 
 
-def fit_descriptor_lr(features: np.ndarray, labels: np.ndarray, seed: int) -> DenseHead:
-    # Strong regularisation: hundreds of correlated statistics, a few speakers' worth of clips.
-    return fit_logistic(features, labels, seed, C=0.01)
+def build_member(name: str, settings, seed: int):
+    """An unfitted member with its hyper-parameters from `settings` (a MemberSettings)."""
+    if name == "mlp":
+        return MlpHead(settings.mlp_hidden, settings.mlp_alpha, seed=seed)
+    if name in ("xgb", "lgbm"):
+        return HEADS[name](settings.gbdt_rounds, seed=seed)
+    return HEADS[name](C={"desc": settings.desc_c, "smile": settings.smile_c}[name], seed=seed)
 
 
-class DescriptorHead(DenseHead):
-    """Logistic regression on the acoustic descriptors alone; no CNN in it."""
-
-    file_name = "desc.npz"
-    fit = staticmethod(fit_descriptor_lr)
-
-
-# name -> class with fit(features, labels, seed), predict_proba, save(path), load(path), file_name
-HEADS = {"mlp": MlpHead, "xgb": XgbHead, "lgbm": LgbmHead, "desc": DescriptorHead}
+def head_features(name: str, embeddings: np.ndarray | None, features: np.ndarray, blocks: dict) -> np.ndarray:
+    """What member `name` reads from a clip's embeddings and feature vector (columns in `blocks`)."""
+    if name in EMBEDDING_HEADS:
+        return np.concatenate([embeddings, features[:, blocks["desc"]]], axis=1)
+    return features[:, blocks[name]]
 
 
-def head_features(name: str, embeddings: np.ndarray, descriptors: np.ndarray) -> np.ndarray:
-    """What head `name` reads: the descriptors alone for "desc", else the CNN's embeddings beside them."""
-    if name == "desc":
-        return descriptors
-    return np.concatenate([embeddings, descriptors], axis=1)
-
-
-def weighted_vote(weights: tuple[int, ...]) -> DenseHead:
+def weighted_vote(weights) -> DenseHead:
     """softmax(sum over members of weight x log-probability), as a DenseHead over
-    `stack_features`: a weighted geometric mean of the members' probabilities."""
+    `stack_features`: a weighted geometric mean of the members' probabilities, sharpened or
+    softened by the size of the weights (their sum is the inverse temperature)."""
     matrix = np.concatenate([w * np.eye(N_CLASSES) for w in weights], axis=0)
     size = len(weights) * N_CLASSES
     return DenseHead(np.zeros(size), np.ones(size), [matrix], [np.zeros(N_CLASSES)], np.arange(N_CLASSES))

@@ -18,7 +18,14 @@ _ALL = list(range(len(EMOTIONS)))
 
 
 def summary(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
-    """Accuracy, UAR (mean recall over the classes present) and macro-F1 over those classes."""
+    """Accuracy, UAR (mean recall over the classes present) and macro-F1 over those classes.
+
+    Given probabilities (n, 8) rather than labels, also their calibration: log-loss, Brier
+    score and expected calibration error.
+    """
+    y_pred = np.asarray(y_pred)
+    if y_pred.ndim == 2:
+        return {**summary(y_true, y_pred.argmax(1)), **calibration(y_true, y_pred)}
     present = sorted(set(np.asarray(y_true).tolist()))
     return {
         "n": int(len(y_true)),
@@ -26,6 +33,47 @@ def summary(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
         "uar": float(balanced_accuracy_score(y_true, y_pred)),
         "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
     }
+
+
+ECE_BINS = 10
+
+
+def calibration(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
+    """Log-loss (natural log), Brier score (sum over the classes, mean over clips) and the
+    expected calibration error of the top class over `ECE_BINS` equal-width bins."""
+    y_true, probabilities = np.asarray(y_true), np.asarray(probabilities, dtype=np.float64)
+    truth = probabilities[np.arange(len(y_true)), y_true]
+    onehot = np.eye(probabilities.shape[1])[y_true]
+    bins = reliability(y_true, probabilities)
+    ece = sum(b["n"] * abs(b["accuracy"] - b["confidence"]) for b in bins) / max(len(y_true), 1)
+    return {"log_loss": float(-np.mean(np.log(np.clip(truth, 1e-12, 1.0)))),
+            "brier": float(np.mean(np.sum((probabilities - onehot) ** 2, axis=1))),
+            "ece": float(ece)}
+
+
+def reliability(y_true: np.ndarray, probabilities: np.ndarray) -> list[dict]:
+    """Per confidence bin (top-class probability in (lo, hi]): clips, mean confidence, accuracy."""
+    confidence, correct = probabilities.max(1), probabilities.argmax(1) == np.asarray(y_true)
+    edges = np.linspace(0.0, 1.0, ECE_BINS + 1)
+    rows = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (confidence > lo) & (confidence <= hi)
+        if inside.any():
+            rows.append({"low": float(lo), "high": float(hi), "n": int(inside.sum()),
+                         "confidence": float(confidence[inside].mean()), "accuracy": float(correct[inside].mean())})
+    return rows
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature T minimising the log-loss of softmax(logits / T) (a 1-D search on log T)."""
+    from scipy.optimize import minimize_scalar
+
+    def loss(log_t: float) -> float:
+        z = logits / np.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(labels)), labels]))
+
+    return float(np.exp(minimize_scalar(loss, bounds=(-4.0, 4.0), method="bounded").x))
 
 
 def report(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
@@ -63,4 +111,32 @@ def confusion_png(matrix: list[list[int]], title: str) -> np.ndarray:
             cv2.putText(image, str(int(counts[i, j])), (corner[0] + 14, corner[1] + 34), font, 0.5, ink, 1,
                         cv2.LINE_AA)
     cv2.putText(image, "true (rows) / predicted (columns)", (left, top - 40), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    return image
+
+
+def reliability_png(y_true: np.ndarray, probabilities: np.ndarray, title: str) -> np.ndarray:
+    """A reliability diagram: accuracy against confidence per bin (bars), the diagonal of a
+    perfectly calibrated model, and the clips per bin; ECE in the title."""
+    bins = reliability(y_true, probabilities)
+    ece = calibration(y_true, probabilities)["ece"]
+    size, left, top, bottom = 400, 70, 60, 60
+    image = np.full((top + size + bottom, left + size + 30, 3), 255, np.uint8)
+    font, black, grey = cv2.FONT_HERSHEY_SIMPLEX, (0, 0, 0), (170, 170, 170)
+    x0, y0 = left, top + size  # origin, bottom left
+    for b in bins:
+        x1, x2 = x0 + int(b["low"] * size) + 2, x0 + int(b["high"] * size) - 2
+        cv2.rectangle(image, (x1, y0 - int(b["accuracy"] * size)), (x2, y0), (200, 120, 40), -1)
+        cv2.putText(image, str(b["n"]), (x1, y0 - int(b["accuracy"] * size) - 6), font, 0.35, black, 1, cv2.LINE_AA)
+        cy = y0 - int(b["confidence"] * size)
+        cv2.line(image, (x1, cy), (x2, cy), (40, 40, 220), 2)
+    cv2.line(image, (x0, y0), (x0 + size, y0 - size), grey, 1, cv2.LINE_AA)
+    cv2.rectangle(image, (x0, y0 - size), (x0 + size, y0), black, 1)
+    for tick in range(0, 11, 2):
+        v = tick / 10
+        cv2.putText(image, f"{v:.1f}", (x0 + int(v * size) - 10, y0 + 18), font, 0.4, black, 1, cv2.LINE_AA)
+        cv2.putText(image, f"{v:.1f}", (x0 - 32, y0 - int(v * size) + 4), font, 0.4, black, 1, cv2.LINE_AA)
+    cv2.putText(image, f"{title[:48]}  ECE {ece:.3f}", (10, 24), font, 0.5, black, 1, cv2.LINE_AA)
+    cv2.putText(image, "bars: accuracy; red: mean confidence; grey: ideal", (10, 46), font, 0.4, black, 1,
+                cv2.LINE_AA)
+    cv2.putText(image, "confidence (top-class probability)", (x0 + 60, y0 + 42), font, 0.45, black, 1, cv2.LINE_AA)
     return image

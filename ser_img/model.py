@@ -1,12 +1,13 @@
-"""The trained model: fold CNNs, heads and stacker, saved as a checked directory.
+"""The trained model: per fold, its CNNs, members and the stacker, saved as a checked directory.
 
 Directory layout (every file listed with its SHA-256 in manifest.json):
-  model.json     labels, head, render and training settings, versions, members
-  cnn_K.tflite   fold K's CNN as a TensorFlow Lite flatbuffer, run by LiteRT at inference
-  mlp_K.npz, xgb_K.ubj.gz, lgbm_K.txt.gz, desc_K.npz   fold K's heads, where the model uses them
-  stacker.npz                               the stacker, for head "stack"
-  metrics.json, confusion.png               cross-validated figures
-  oof.npz                                   out-of-fold probabilities behind those figures
+  model.json        labels, head, members, render and training settings, versions
+  cnn_K_P.tflite    fold K's CNN P (a TensorFlow Lite flatbuffer, run by LiteRT at inference)
+  mlp_K_P.npz, xgb_K_P.ubj.gz, lgbm_K_P.txt.gz   the embedding heads paired with that CNN
+  desc_K.npz, smile_K.npz                        fold K's members with no CNN in them
+  stacker.npz                                    the calibrated vote, for head "stack"
+  metrics.json, confusion.png, reliability.png   cross-validated figures
+  oof.npz                                        out-of-fold probabilities behind those figures
 Nothing in it is unpickled: NumPy archives load with allow_pickle=False; TensorFlow is not loaded.
 """
 
@@ -25,65 +26,94 @@ import numpy as np
 
 from . import __version__
 from .errors import ModelError, UsageError
-from .heads import HEADS, DenseHead, head_features, stack_features
+from .features import feature_blocks, render_inputs
+from .heads import EMBEDDING_HEADS, HEADS, DenseHead, head_features, stack_features
 from .labels import EMOTIONS
 from .lite import LiteCnn
-from .spectrogram import RenderSettings, render_inputs
+from .spectrogram import RenderSettings
 
-FORMAT_VERSION = 2  # 2: heads read descriptors beside the embeddings
+FORMAT_VERSION = 3  # 3: cross-fitted CNNs per fold, openSMILE member, calibrated stack
 MODEL_FILE = "model.json"
 MANIFEST_FILE = "manifest.json"
 STACKER_FILE = "stacker.npz"
 PACKAGED_MODEL = Path(__file__).parent / "default_model"  # the RAVDESS model shipped in the package
-# Which heads each kind of model carries; "stack" stacks the CNN and all three heads.
-# "desc" (logistic regression on the acoustic descriptors alone) serves only the stack.
+# Which members each kind of model carries beside its CNNs; "stack" combines them all.
 HEAD_MEMBERS = {"cnn": [], "mlp": ["mlp"], "xgb": ["xgb"], "lgbm": ["lgbm"],
-                "stack": ["mlp", "xgb", "lgbm", "desc"]}
+                "stack": ["mlp", "xgb", "lgbm", "desc", "smile"]}
 # Every member a model can report, in the order tables list them.
 MEMBERS = ("cnn", *HEAD_MEMBERS["stack"], "stack")
+
+
+def model_members(head: str, settings: RenderSettings) -> list[str]:
+    """The members beside the CNN that a model of `head` trains: "smile" needs functionals."""
+    return [m for m in HEAD_MEMBERS[head] if m != "smile" or settings.functionals]
+
+
+@dataclass
+class FoldModel:
+    """One speaker-grouped fold: cross-fitted CNNs, each with its embedding heads, and the
+    members with no CNN in them."""
+
+    cnns: list[LiteCnn] = field(default_factory=list)
+    heads: list[dict] = field(default_factory=list)  # per CNN: head name -> head
+    plain: dict = field(default_factory=dict)  # "desc", "smile" -> member
+
+    def member_probabilities(self, images: np.ndarray, features: np.ndarray, blocks: dict,
+                             members: list[str], skip: frozenset) -> dict[str, np.ndarray]:
+        """Probabilities of the CNN and each member (in `members` order); skipped ones are uniform."""
+        n = len(images)
+        totals = {name: np.zeros((n, len(EMOTIONS))) for name in ["cnn", *members]}
+        for cnn, heads in zip(self.cnns, self.heads):
+            embeddings, probs = cnn.outputs(images)
+            totals["cnn"] += probs / len(self.cnns)
+            for name, head in heads.items():
+                if name not in skip:
+                    totals[name] += head.predict_proba(head_features(name, embeddings, features, blocks)) / len(self.cnns)
+        for name, member in self.plain.items():
+            if name not in skip:
+                totals[name] = member.predict_proba(head_features(name, None, features, blocks))
+        for name in skip & set(totals):
+            totals[name][:] = 1.0 / len(EMOTIONS)
+        return totals
 
 
 @dataclass
 class EmotionModel:
     head: str
     render_settings: RenderSettings
-    cnns: list[LiteCnn]  # one per fold, run by LiteRT
-    heads: list[dict] = field(default_factory=list)  # per fold CNN: head name -> head
+    folds: list[FoldModel]
     stacker: DenseHead | None = None
-    info: dict = field(default_factory=dict)  # training settings, metrics summary, versions
+    info: dict = field(default_factory=dict)  # training settings, members, metrics summary, versions
 
-    def member_probabilities(self, images: np.ndarray, descriptors: np.ndarray,
+    @property
+    def members(self) -> list[str]:
+        return [m for m in self.info.get("members", ["cnn"]) if m != "cnn"]
+
+    def member_probabilities(self, images: np.ndarray, features: np.ndarray,
                              skip: frozenset = frozenset()) -> dict[str, np.ndarray]:
-        """Class probabilities of the CNN, each head and the stack, averaged over the folds.
+        """Class probabilities of the CNN, each member and the stack, averaged over the folds.
 
-        Each fold's heads see only their own CNN's embeddings (beside the descriptors):
-        embedding spaces of separately trained CNNs do not line up. Heads in `skip` are
-        not run; they stand in as uniform probabilities (for the stack: weight 0 anyway).
+        The stack combines each fold's own members; members in `skip` are not run (they
+        stand in as uniform probabilities: for the stack, weight 0 anyway).
         """
+        blocks = feature_blocks(self.render_settings)
         totals: dict[str, np.ndarray] = {}
-        uniform = np.full((len(images), len(EMOTIONS)), 1.0 / len(EMOTIONS))
-        for cnn, heads in zip(self.cnns, self.heads):
-            embeddings, cnn_probs = cnn.outputs(images)
-            members = {"cnn": cnn_probs}
-            members.update({name: uniform if name in skip else
-                             head.predict_proba(head_features(name, embeddings, descriptors))
-                             for name, head in heads.items()})
+        for fold in self.folds:
+            members = fold.member_probabilities(images, features, blocks, self.members, skip)
             if self.stacker is not None:
                 members["stack"] = self.stacker.predict_proba(stack_features(list(members.values())))
             for name, probs in members.items():
-                totals[name] = totals.get(name, 0.0) + probs / len(self.cnns)
+                totals[name] = totals.get(name, 0.0) + probs / len(self.folds)
         return totals
 
-    def predict_proba(self, images: np.ndarray, descriptors: np.ndarray) -> np.ndarray:
-        members = self.member_probabilities(images, descriptors, self._unweighted_heads())
+    def predict_proba(self, images: np.ndarray, features: np.ndarray) -> np.ndarray:
+        members = self.member_probabilities(images, features, self._unweighted_members())
         return members["stack" if self.head == "stack" else self.head]
 
-    def _unweighted_heads(self) -> frozenset:
-        """Heads the stack gives weight 0 (all-zero rows in its first layer): no need to run them."""
-        if self.stacker is None or not self.heads:
-            return frozenset()
-        rows = np.abs(self.stacker.weights[0]).reshape(1 + len(self.heads[0]), len(EMOTIONS), -1).sum(axis=(1, 2))
-        return frozenset(name for name, total in zip(self.heads[0], rows[1:]) if total == 0)
+    def _unweighted_members(self) -> frozenset:
+        """Members the stack gives weight 0: no need to run them."""
+        weights = self.info.get("stack_weights", {})
+        return frozenset(name for name, weight in weights.items() if weight == 0 and name != "cnn")
 
     def predict_signals(self, signals: list[np.ndarray]) -> np.ndarray:
         """Probabilities (n, 8) for mono float32 clips at `render_settings.sample_rate`.
@@ -95,20 +125,21 @@ class EmotionModel:
         return self.predict_prepared([render_inputs(s, self.render_settings) for s in signals])
 
     def predict_prepared(self, prepared: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-        """Probabilities for clips already turned into (image, descriptors) by `render_inputs`."""
+        """Probabilities for clips already turned into (image, features) by `render_inputs`."""
         if not prepared:
             return np.zeros((0, len(EMOTIONS)), dtype=np.float64)
-        images, descriptors = zip(*prepared)
-        return self.predict_proba(np.stack(images), np.stack(descriptors))
+        images, features = zip(*prepared)
+        return self.predict_proba(np.stack(images), np.stack(features))
 
     @property
     def name(self) -> str:
         return self.info.get("name", "model")
 
 
-def head_file(name: str, fold: int) -> str:
-    stem, suffix = HEADS[name].file_name.split(".", 1)
-    return f"{stem}_{fold}.{suffix}"
+def member_file(name: str, fold: int, part: int | None = None) -> str:
+    """File of a member: "cnn" and the embedding heads per fold and CNN, the others per fold."""
+    stem, suffix = ("cnn", "tflite") if name == "cnn" else HEADS[name].file_name.split(".", 1)
+    return f"{stem}_{fold}.{suffix}" if part is None else f"{stem}_{fold}_{part}.{suffix}"
 
 
 def save_model(model: EmotionModel, out_dir: Path, metrics: dict, reports: dict[str, bytes] | None = None,
@@ -123,10 +154,13 @@ def save_model(model: EmotionModel, out_dir: Path, metrics: dict, reports: dict[
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
     try:
-        for index, (cnn, heads) in enumerate(zip(model.cnns, model.heads)):
-            (staging / f"cnn_{index}.tflite").write_bytes(cnn.flatbuffer)
-            for name, head in heads.items():
-                head.save(staging / head_file(name, index))
+        for k, fold in enumerate(model.folds):
+            for p, (cnn, heads) in enumerate(zip(fold.cnns, fold.heads)):
+                (staging / member_file("cnn", k, p)).write_bytes(cnn.flatbuffer)
+                for name, head in heads.items():
+                    head.save(staging / member_file(name, k, p))
+            for name, member in fold.plain.items():
+                member.save(staging / member_file(name, k))
         if model.stacker is not None:
             model.stacker.save(staging / STACKER_FILE)
         description = {
@@ -134,7 +168,8 @@ def save_model(model: EmotionModel, out_dir: Path, metrics: dict, reports: dict[
             "package_version": __version__,
             "labels": list(EMOTIONS),
             "head": model.head,
-            "n_cnns": len(model.cnns),
+            "n_folds": len(model.folds),
+            "cnns_per_fold": len(model.folds[0].cnns),
             "render_settings": model.render_settings.to_dict(),
             **model.info,
         }
@@ -220,23 +255,27 @@ def load_model(model_dir: Path) -> EmotionModel:
     model_dir = Path(model_dir)
     description = read_description(model_dir)
     head = description["head"]
-    folds = range(description.get("n_cnns", 0))
-    required = [f"cnn_{i}.tflite" for i in folds] + [head_file(n, i) for i in folds for n in HEAD_MEMBERS[head]]
-    required += [STACKER_FILE] if head == "stack" else []
+    members = [m for m in description.get("members", []) if m != "cnn"]
+    folds, parts = range(description.get("n_folds", 0)), range(description.get("cnns_per_fold", 0))
+    embedding = [m for m in members if m in EMBEDDING_HEADS]
+    plain = [m for m in members if m not in EMBEDDING_HEADS]
+    required = [member_file(n, k, p) for k in folds for p in parts for n in ["cnn", *embedding]]
+    required += [member_file(n, k) for k in folds for n in plain] + ([STACKER_FILE] if head == "stack" else [])
     unchecked = sorted(set(required) - set(description["files"]))
-    if not required[:1] or unchecked:
+    if not required[:1] or unchecked or not set(members) <= set(HEAD_MEMBERS["stack"]):
         raise ModelError(f"{model_dir}: incomplete model ({', '.join(unchecked) or 'no CNN'} not in the manifest)")
     try:
-        cnns = [LiteCnn((model_dir / f"cnn_{i}.tflite").read_bytes(), len(EMOTIONS)) for i in folds]
-        heads = [{name: HEADS[name].load(model_dir / head_file(name, i)) for name in HEAD_MEMBERS[head]}
-                 for i in folds]
+        fold_models = [FoldModel(
+            cnns=[LiteCnn((model_dir / member_file("cnn", k, p)).read_bytes(), len(EMOTIONS)) for p in parts],
+            heads=[{n: HEADS[n].load(model_dir / member_file(n, k, p)) for n in embedding} for p in parts],
+            plain={n: HEADS[n].load(model_dir / member_file(n, k)) for n in plain}) for k in folds]
         stacker = DenseHead.load(model_dir / STACKER_FILE) if head == "stack" else None
         settings = RenderSettings.from_dict(description["render_settings"])
     except (OSError, ValueError, KeyError, UsageError) as exc:
         raise ModelError(f"{model_dir}: cannot load model ({exc})") from None
     info = {k: v for k, v in description.items() if k not in ("render_settings", "files")}
     info.setdefault("name", model_dir.name)
-    return EmotionModel(head=head, render_settings=settings, cnns=cnns, heads=heads, stacker=stacker, info=info)
+    return EmotionModel(head=head, render_settings=settings, folds=fold_models, stacker=stacker, info=info)
 
 
 def find_default_model(artifacts: Path = Path("artifacts")) -> Path | None:

@@ -30,7 +30,8 @@ from . import __version__
 from .audio import load_audio, to_rate
 from .errors import AudioError, ModelError, UsageError
 from .labels import EMOTIONS
-from .spectrogram import encode_png, render_inputs
+from .features import render_inputs
+from .spectrogram import encode_png
 from .stream import BLOCK_S, Window, audio_duration, loudest_frame_db, read_blocks, sliding_windows
 
 LONG_FACTOR = 2.0  # audio longer than this many windows is scored as a timeline

@@ -1,9 +1,12 @@
-"""Training settings; recorded in every model so that a run can be repeated exactly."""
+"""Training settings: one object drives a whole run (CNN, each member, stack, calibration),
+is validated once, and is recorded whole in every model so that a run can be repeated exactly."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+
+from .errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -14,15 +17,45 @@ class CnnSettings:
     epochs: int = 30
     batch_size: int = 32
     learning_rate: float = 2e-3
+    # Training-time perturbation: largest log-factor of the mel-axis (vocal tract length)
+    # and time-axis (tempo) stretch; 0 turns it off.
+    warp_freq: float = 0.0
+    warp_time: float = 0.0
+
+
+@dataclass(frozen=True)
+class MemberSettings:
+    """Hyper-parameters of the members beside the CNN."""
+
+    mlp_hidden: int = 64
+    mlp_alpha: float = 1e-2
+    gbdt_rounds: int = 200
+    desc_c: float = 0.01  # logistic regression on the hand-written descriptors
+    smile_c: float = 0.003  # logistic regression on the openSMILE functionals (CV: 0.569 vs 0.568 at 0.01)
 
 
 @dataclass(frozen=True)
 class TrainSettings:
     seed: int = 0
     max_folds: int = 6  # speaker-grouped folds; fewer when there are fewer speakers
-    # Share of each fold's training speakers kept from its CNN to train its heads on.
-    head_share: float = 0.25
+    # Each fold's training speakers are split into this many parts; for each part, one CNN
+    # learns from the other parts and its heads from that part (cross-fitting): every
+    # training speaker reaches the heads, through a CNN that never heard it.
+    cnns_per_fold: int = 2
+    members: MemberSettings = field(default_factory=MemberSettings)
+    stack_weights: tuple[int, ...] = (0, 1, 2)  # integer weights the vote may give each member
+    calibration: str = "temperature"  # "temperature" (learned on out-of-fold predictions) or "none"
     cnn: CnnSettings = field(default_factory=CnnSettings)
+
+    def __post_init__(self):
+        if self.max_folds < 2:
+            raise UsageError("speaker-grouped training needs at least 2 folds")
+        if self.cnns_per_fold < 2:
+            raise UsageError("cnns_per_fold must be at least 2 (a CNN's part and its heads' part)")
+        if self.calibration not in ("temperature", "none"):
+            raise UsageError(f"unknown calibration {self.calibration!r}; choose temperature or none")
+        if self.cnn.epochs < 1 or min(self.stack_weights, default=-1) < 0 or not any(self.stack_weights):
+            raise UsageError("epochs must be positive and stack weights non-negative, not all zero")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import os
@@ -14,7 +13,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .audio import SILENCE_PEAK as _SILENCE_PEAK
+from . import signal
+from .signal import SILENCE_PEAK as _SILENCE_PEAK
+from .signal import centre, frame, mel_basis, power_spectrum
 from .errors import UsageError
 
 # write_bytes_atomic's temporaries: ".NAME.PID.tmp".
@@ -43,13 +44,17 @@ class RenderSettings:
     width: int = 128
     colormap: str = "viridis"
     # Version of ser_img.descriptors' recipe; a change re-renders, like any other setting.
-    descriptor_version: int = 2
+    descriptor_version: int = 3  # 3: computed from the clip trimmed once, with the image
+    # openSMILE feature set computed beside the descriptors ("" for none).
+    functionals: str = "ComParE_2016"
 
     def __post_init__(self):
         if self.colormap not in _COLORMAPS:
             raise UsageError(f"unknown colour map {self.colormap!r}; choose from {sorted(_COLORMAPS)}")
         if min(self.sample_rate, self.n_fft, self.hop_length, self.n_mels, self.height, self.width) <= 0:
             raise UsageError("render sizes must be positive")
+        if self.functionals and self.functionals not in ("ComParE_2016", "eGeMAPSv02"):
+            raise UsageError(f"unknown openSMILE feature set {self.functionals!r}; choose ComParE_2016 or eGeMAPSv02")
         if self.fmax > self.sample_rate / 2:
             raise UsageError(f"fmax {self.fmax} Hz is above the Nyquist rate of {self.sample_rate} Hz")
 
@@ -78,73 +83,8 @@ def fit_window(samples: np.ndarray, settings: RenderSettings) -> np.ndarray:
 
 
 def trim_silence(samples: np.ndarray, settings: RenderSettings) -> np.ndarray:
-    """Drop the frames at either end whose RMS is `trim_db` or more below the loudest frame."""
-    if len(samples) < settings.n_fft or np.abs(samples).max() < _SILENCE_PEAK:
-        return samples
-    frames = _frames(samples, settings.n_fft, settings.hop_length)
-    rms_db = 10.0 * np.log10(np.maximum(np.mean(frames**2, axis=1), 1e-20))
-    loud = np.flatnonzero(rms_db > rms_db.max() - settings.trim_db)
-    start = loud[0] * settings.hop_length
-    end = min(len(samples), loud[-1] * settings.hop_length + settings.n_fft)
-    return samples[start:end]
-
-
-def _frames(samples: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
-    count = 1 + (len(samples) - n_fft) // hop_length
-    return np.lib.stride_tricks.as_strided(
-        samples, shape=(count, n_fft), strides=(samples.strides[0] * hop_length, samples.strides[0])
-    )
-
-
-def centre(samples: np.ndarray, length: int) -> np.ndarray:
-    if len(samples) >= length:
-        start = (len(samples) - length) // 2
-        return samples[start : start + length]
-    before = (length - len(samples)) // 2
-    return np.pad(samples, (before, length - len(samples) - before))
-
-
-@functools.lru_cache(maxsize=8)
-def _mel_basis(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
-    """librosa.filters.mel's defaults (Slaney mel scale, Slaney area normalisation), in NumPy:
-    importing librosa's filters compiles numba code, a second of every cold start."""
-    edges_hz = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2))
-    fft_hz = np.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1)
-    widths = np.diff(edges_hz)
-    ramps = edges_hz[:, None] - fft_hz[None, :]
-    lower = -ramps[:-2] / widths[:-1, None]
-    upper = ramps[2:] / widths[1:, None]
-    basis = np.maximum(0.0, np.minimum(lower, upper))
-    basis *= (2.0 / (edges_hz[2:] - edges_hz[:-2]))[:, None]
-    return basis.astype(np.float32)
-
-
-_MEL_BREAK_HZ, _MEL_LINEAR_STEP, _MEL_LOG_STEP = 1000.0, 200.0 / 3, np.log(6.4) / 27.0
-
-
-def _hz_to_mel(hz):
-    hz = np.asarray(hz, dtype=np.float64)
-    linear = hz / _MEL_LINEAR_STEP
-    logarithmic = _MEL_BREAK_HZ / _MEL_LINEAR_STEP + np.log(np.maximum(hz, 1e-10) / _MEL_BREAK_HZ) / _MEL_LOG_STEP
-    return np.where(hz >= _MEL_BREAK_HZ, logarithmic, linear)
-
-
-def _mel_to_hz(mel):
-    mel = np.asarray(mel, dtype=np.float64)
-    break_mel = _MEL_BREAK_HZ / _MEL_LINEAR_STEP
-    return np.where(mel >= break_mel, _MEL_BREAK_HZ * np.exp(_MEL_LOG_STEP * (mel - break_mel)),
-                    _MEL_LINEAR_STEP * mel)
-
-
-@functools.lru_cache(maxsize=8)
-def _hann(n_fft: int) -> np.ndarray:
-    return (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
-
-
-def power_spectrum(frames: np.ndarray) -> np.ndarray:
-    """Periodic-Hann-windowed power spectrum of each frame (frames, n_fft // 2 + 1), float32."""
-    spectrum = np.fft.rfft(frames * _hann(frames.shape[1]), axis=1)
-    return (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+    """`signal.trim_silence` with the render settings' frame and threshold."""
+    return signal.trim_silence(samples, settings.n_fft, settings.hop_length, settings.trim_db)
 
 
 def log_mel(samples: np.ndarray, settings: RenderSettings) -> np.ndarray:
@@ -156,8 +96,8 @@ def log_mel(samples: np.ndarray, settings: RenderSettings) -> np.ndarray:
     samples = np.ascontiguousarray(samples, dtype=np.float32)
     half = settings.n_fft // 2
     padded = np.pad(samples, half, mode="reflect" if len(samples) > half else "constant")
-    power = power_spectrum(_frames(padded, settings.n_fft, settings.hop_length))
-    basis = _mel_basis(settings.sample_rate, settings.n_fft, settings.n_mels, settings.fmin, settings.fmax)
+    power = power_spectrum(frame(padded, settings.n_fft, settings.hop_length))
+    basis = mel_basis(settings.sample_rate, settings.n_fft, settings.n_mels, settings.fmin, settings.fmax)
     mel = basis @ power.T  # (n_mels, frames)
     peak = mel.max()
     if np.abs(samples).max(initial=0.0) < _SILENCE_PEAK or peak <= 0:
@@ -183,13 +123,6 @@ def to_image(level: np.ndarray, settings: RenderSettings) -> np.ndarray:
 def render(samples: np.ndarray, settings: RenderSettings) -> np.ndarray:
     """Mono audio at `settings.sample_rate` to the model's input image."""
     return to_image(log_mel(fit_window(samples, settings), settings), settings)
-
-
-def render_inputs(samples: np.ndarray, settings: RenderSettings) -> tuple[np.ndarray, np.ndarray]:
-    """Everything the model reads from a clip: its image and its acoustic descriptors."""
-    from .descriptors import descriptors
-
-    return render(samples, settings), descriptors(samples, settings)
 
 
 def encode_png(rgb: np.ndarray) -> bytes:

@@ -6,16 +6,17 @@ import pytest
 
 from ser_img.dataset import load_labelled_images
 from ser_img.errors import ModelError
-from ser_img.heads import HEADS, DenseHead, fit_logistic
+from ser_img.heads import HEADS, DenseHead, LogisticHead
 from ser_img.model import load_model
+from ser_img.settings import TrainSettings
 
 
 def test_dense_heads_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     features, labels = rng.normal(size=(80, 6)), rng.integers(0, 8, 80)
-    for name, head in [("mlp", HEADS["mlp"].fit(features, labels, 0)), ("stack", fit_logistic(features, labels, 0))]:
+    for name, head in [("mlp", HEADS["mlp"]().fit(features, labels)), ("lr", LogisticHead().fit(features, labels))]:
         head.save(tmp_path / f"{name}.npz")
-        loaded = DenseHead.load(tmp_path / f"{name}.npz")
+        loaded = type(head).load(tmp_path / f"{name}.npz")
         assert np.array_equal(loaded.predict_proba(features), head.predict_proba(features))
         assert np.allclose(head.predict_proba(features).sum(axis=1), 1.0)
 
@@ -39,7 +40,7 @@ def test_array_form_gives_sklearns_own_probabilities(n_classes):
 def test_two_class_heads_fill_all_eight_columns():
     rng = np.random.default_rng(1)
     features, labels = rng.normal(size=(40, 4)), np.array([2, 5] * 20)
-    probabilities = fit_logistic(features, labels, 0).predict_proba(features)
+    probabilities = LogisticHead().fit(features, labels).predict_proba(features)
     assert probabilities.shape == (40, 8)
     assert np.allclose(probabilities[:, [2, 5]].sum(axis=1), 1.0)
 
@@ -48,7 +49,7 @@ def test_two_class_heads_fill_all_eight_columns():
 def test_boosted_heads_round_trip_exactly(tmp_path, name):
     rng = np.random.default_rng(2)
     features, labels = rng.normal(size=(60, 5)), rng.integers(0, 8, 60)
-    head = HEADS[name].fit(features, labels, 0)
+    head = HEADS[name](rounds=20).fit(features, labels)
     head.save(tmp_path / HEADS[name].file_name)
     loaded = HEADS[name].load(tmp_path / HEADS[name].file_name)
     assert np.array_equal(loaded.predict_proba(features), head.predict_proba(features))
@@ -56,9 +57,9 @@ def test_boosted_heads_round_trip_exactly(tmp_path, name):
 
 def test_saved_model_loads_to_identical_probabilities(stack_model, images):
     data = load_labelled_images(images)
-    first = load_model(stack_model).member_probabilities(data.images[:10], data.descriptors[:10])
-    second = load_model(stack_model).member_probabilities(data.images[:10], data.descriptors[:10])
-    assert set(first) == {"cnn", "mlp", "xgb", "lgbm", "desc", "stack"}
+    first = load_model(stack_model).member_probabilities(data.images[:10], data.features[:10])
+    second = load_model(stack_model).member_probabilities(data.images[:10], data.features[:10])
+    assert set(first) == {"cnn", "mlp", "xgb", "lgbm", "desc", "smile", "stack"}
     for name in first:
         assert np.array_equal(first[name], second[name])
         assert np.allclose(first[name].sum(axis=1), 1.0)
@@ -93,9 +94,9 @@ def _copy(model_dir, tmp_path):
 
 def test_altered_model_is_refused(stack_model, tmp_path):
     copy = _copy(stack_model, tmp_path)
-    with open(copy / "lgbm_0.txt.gz", "ab") as handle:
+    with open(copy / "lgbm_0_0.txt.gz", "ab") as handle:
         handle.write(b"\n")
-    with pytest.raises(ModelError, match="lgbm_0.txt.gz does not match its checksum"):
+    with pytest.raises(ModelError, match="lgbm_0_0.txt.gz does not match its checksum"):
         load_model(copy)
 
 
@@ -168,11 +169,56 @@ def test_stack_vote_weighs_the_member_that_helps_and_drops_noise():
     good = np.full((400, 8), 0.05)
     good[np.arange(400), labels] = 0.65
     good[:80] = noise[:80]  # right on four clips in five
-    stacker, weights = _chosen_stacker(stack_features([noise, good]), labels, 2)
+    stacker, weights, _ = _chosen_stacker(stack_features([noise, good]), labels, 2, TrainSettings())
     assert weights[0] == 0 and weights[1] > 0
     # The vote is a weighted geometric mean: with weight 0 the noise member changes nothing.
     only_good = stacker.predict_proba(stack_features([np.full((400, 8), 0.125), good]))
     assert np.allclose(stacker.predict_proba(stack_features([noise, good])), only_good)
+
+
+def test_stack_probabilities_are_calibrated_on_out_of_fold_predictions():
+    """Members that are right 60 % of the time but say 0.99: the vote of two such members
+    would be far more confident still; the temperature brings its confidence down to its
+    accuracy on the clips it learned from."""
+    from pipelines.train import _chosen_stacker
+    from ser_img.heads import stack_features
+    from ser_img.metrics import calibration
+
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 8, 2000)
+    members = []
+    for _ in range(2):
+        said = np.where(rng.random(2000) < 0.6, labels, rng.integers(0, 8, 2000))
+        p = np.full((2000, 8), 0.01 / 7)
+        p[np.arange(2000), said] = 0.99
+        members.append(p)
+    features = stack_features(members)
+    raw, _, _ = _chosen_stacker(features, labels, 2, TrainSettings(calibration="none"))
+    calibrated, _, temperature = _chosen_stacker(features, labels, 2, TrainSettings())
+    assert temperature > 1.5
+    assert calibration(labels, raw.predict_proba(features))["ece"] > 0.25
+    assert calibration(labels, calibrated.predict_proba(features))["ece"] < 0.05
+
+
+def test_calibration_learns_only_from_out_of_fold_predictions(stack_model):
+    """The saved stack (weights and temperature) is exactly what the out-of-fold
+    probabilities alone give, and each fold's stack figure what the other folds' alone give."""
+    from pipelines.train import _chosen_stacker
+    from ser_img.heads import stack_features
+
+    description = json.loads((stack_model / "model.json").read_text())
+    oof = np.load(stack_model / "oof.npz", allow_pickle=False)
+    members = [name for name in description["members"]]
+    features, labels = stack_features([oof[name] for name in members]), oof["labels"]
+    settings = TrainSettings()
+    stacker, weights, temperature = _chosen_stacker(features, labels, len(members), settings)
+    assert dict(zip(members, weights)) == description["stack_weights"]
+    assert temperature == pytest.approx(description["stack_temperature"])
+    assert np.allclose(DenseHead.load(stack_model / "stacker.npz").weights[0], stacker.weights[0])
+    for k in range(oof["fold"].max() + 1):
+        held_out = oof["fold"] == k
+        nested, _, _ = _chosen_stacker(features[~held_out], labels[~held_out], len(members), settings)
+        assert np.allclose(nested.predict_proba(features[held_out]), oof["stack"][held_out])
 
 
 def test_model_card_states_figures_and_licence(stack_model):
