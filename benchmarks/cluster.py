@@ -15,7 +15,6 @@ Writes benchmarks/results/cluster.json and cluster.md. On the same clips:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import signal
@@ -30,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 
-from common import RESULTS, describe_model, machine  # noqa: E402
+from common import describe_model, machine, save_results  # noqa: E402
 
 BIN = Path(sys.executable).parent
 FILES_PER_TASK = 16
@@ -160,10 +159,7 @@ def main() -> None:
     results["local"] = local_rates(args)
     results["cluster"] = [cluster_rate(files, args.model, workers) for workers in (1, 2)]
     results["cold"] = cold_commands(files, args.model)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "cluster.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / "cluster.md").write_text(table(results))
-    print(table(results))
+    save_results("cluster", results, table(results))
 
 
 if __name__ == "__main__":
