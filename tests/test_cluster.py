@@ -6,13 +6,16 @@ Tests run in file order: the last one kills a worker.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -50,24 +53,33 @@ def kill(process: subprocess.Popen) -> None:
     process.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """(scheduler address, [worker processes]): a scheduler and two single-thread workers."""
-    logs = tmp_path_factory.mktemp("dask-logs")
+@contextmanager
+def dask_cluster(logs: Path, workers: list[list[str]]):
+    """Dask's own `dask scheduler` on loopback and one process per command in `workers`, each
+    given the scheduler's address as its last argument: yields (address, worker processes)."""
     address = f"tcp://127.0.0.1:{free_port()}"
     port = address.rsplit(":", 1)[1]
     processes = [start([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"],
                        logs / "scheduler.log")]
     try:
-        for name in ("a", "b"):
-            processes.append(start([str(BIN / "dask"), "worker", address, "--host", "127.0.0.1", "--nthreads", "1",
-                                    "--nworkers", "1", "--no-dashboard"], logs / f"worker-{name}.log"))
+        for number, command in enumerate(workers):
+            processes.append(start([*command, address], logs / f"worker-{number}.log"))
         with distributed.Client(address, timeout=30) as client:
-            client.wait_for_workers(2, timeout=60)
+            client.wait_for_workers(len(workers), timeout=60)
         yield address, processes[1:]
     finally:
         for process in reversed(processes):
             kill(process)
+
+
+WORKER = [str(BIN / "dask"), "worker", "--host", "127.0.0.1", "--nthreads", "1", "--nworkers", "1", "--no-dashboard"]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """(scheduler address, [worker processes]): a scheduler and two single-thread workers."""
+    with dask_cluster(tmp_path_factory.mktemp("dask-logs"), [WORKER, WORKER]) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +107,20 @@ def test_render_on_cluster_matches_local(cluster, corpus, images, tmp_path):
         assert (tmp_path / "images" / row.image).read_bytes() == (images / row.image).read_bytes()
 
 
+def test_predict_on_cluster_prints_what_a_local_run_prints(cluster, corpus, stack_model):
+    def predict(*options):
+        result = CliRunner().invoke(main, ["predict", str(corpus / "Actor_01"), "--model", str(stack_model),
+                                           "--json", *options])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    local, remote = predict(), predict("--scheduler", cluster[0], "--files-per-task", "5")
+    assert [r["path"] for r in remote] == [r["path"] for r in local] and len(local) == 16
+    for mine, theirs in zip(remote, local):
+        assert mine["label"] == theirs["label"]
+        assert max(abs(mine["probabilities"][e] - theirs["probabilities"][e]) for e in EMOTIONS) < 1e-6
+
+
 def test_a_worker_that_cannot_import_or_read_is_named_in_one_line(cluster, tmp_path):
     from pipelines.cluster import check_workers
 
@@ -105,6 +131,30 @@ def test_a_worker_that_cannot_import_or_read_is_named_in_one_line(cluster, tmp_p
             check_workers(client, module="no_such_module")
         with pytest.raises(ClusterError, match=r"^worker tcp://127\.0\.0\.1:\d+: cannot read .*missing"):
             check_workers(client, readable=[tmp_path / "missing"])
+
+
+# A worker whose Python cannot import ser_img (or pipelines), as on a machine where ser-img was not installed.
+WORKER_WITHOUT_SER_IMG = [sys.executable, "-c", """
+import sys
+class NotInstalled:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in ("ser_img", "pipelines"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, NotInstalled())
+from distributed.cli.dask_worker import main
+main(["--host", "127.0.0.1", "--nthreads", "1", "--no-nanny", "--no-dashboard", sys.argv[1]])
+"""]
+
+
+def test_a_worker_without_ser_img_stops_the_command_with_one_line(stack_model, corpus, tmp_path):
+    with dask_cluster(tmp_path, [WORKER_WITHOUT_SER_IMG]) as (address, _):
+        result = subprocess.run([str(BIN / "ser-img"), "predict", str(corpus), "--model", str(stack_model),
+                                 "--scheduler", address, "--out", str(tmp_path / "out")],
+                                capture_output=True, text=True, env=QUIET, timeout=120)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert re.fullmatch(r"error: worker tcp://127\.0\.0\.1:\d+: cannot import ser_img "
+                        r"\(install ser-img on every worker\)", line), result.stderr
 
 
 def test_unreachable_scheduler_is_one_line_and_exit_2(stack_model, corpus, monkeypatch):
