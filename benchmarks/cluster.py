@@ -1,22 +1,26 @@
 """Clips/s of `predict` on a Dask cluster with one and two workers, against the local `predict`.
 
-    python benchmarks/cluster.py --data /work/shared/ravdess [--clips 200] [--model DIR]
+    python benchmarks/cluster.py --data /work/shared/ravdess [--clips 200] [--model DIR] [--rounds 3]
 
-Writes benchmarks/results/cluster.json and cluster.md. Each rate is the best of 3 runs
-(other jobs share the machine). On the same clips:
-  local     `predict_files` as `ser-img predict` runs it, warm: pinned to one core, then every core
-  cluster   `predict_to_parquet` (what `ser-img predict --scheduler ADDRESS --out DIR` runs) on
-            Dask's own `dask scheduler` and 1 or 2 `dask worker --nthreads 1` processes on
-            loopback, warm (model already loaded on each worker), 16 files per task so that
-            200 clips make enough tasks to share; peak resident memory of each worker process
-  cold      whole `ser-img predict` processes: `--json` against `--scheduler local:2 --out`,
-            the cluster's start and the model's loading included
+Writes benchmarks/results/cluster.json and cluster.md. On the same clips, all warm (the model
+loaded before the clock starts):
+  local, one thread   `predict_files` in this process with one thread everywhere (LiteRT,
+                      BLAS, OpenMP): one core's work, as a one-thread Dask worker does it
+  local, all cores    `predict_files` as `ser-img predict` runs it (a process per core decodes)
+  Dask, 1 and 2       `predict_to_parquet`, what `ser-img predict --scheduler ADDRESS --out DIR`
+                      runs, on Dask's own `dask scheduler` and 1 or 2 `dask worker --nthreads 1`
+                      processes on loopback, 16 files per task so that 200 clips make enough
+                      tasks to share; peak resident memory of each worker process
+The configurations take turns, round after round, so that other jobs on the machine weigh on
+all of them alike; each reports its best round (clips/s) and its clips per CPU-second over all
+rounds (the CPU of the processes that score: this one, or the workers), which does not depend
+on what else the machine runs. Last, whole cold processes: `ser-img predict --json` against
+`ser-img predict --scheduler local:2 --out DIR`, the cluster's start included.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import signal
@@ -25,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -43,9 +48,6 @@ def audio_files(data: Path, clips: int) -> list[Path]:
     return [path for path, _ in find_audio([data])][:clips]
 
 
-REPEATS = 3  # each rate is the best of this many runs: other jobs share this machine's 2 cores
-
-
 def timed(function) -> float:
     started = time.perf_counter()
     function()
@@ -58,31 +60,8 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def measure(clips: int, function, cpu) -> dict:
-    """Best clips/s of REPEATS runs, and clips per CPU-second over all of them: the second does not
-    depend on what else the machine runs, so it is the figure to multiply by cores."""
-    before = cpu()
-    best = min(timed(function) for _ in range(REPEATS))
-    return {"clips_per_s": round(clips / best, 1), "clips_per_cpu_s": round(REPEATS * clips / (cpu() - before), 1)}
-
-
-def local_rate(files: list[Path], model_dir: Path, workers: int | None) -> dict:
-    """Warm `predict_files` (the model loaded first)."""
-    from pipelines.predict import predict_files
-    from ser_img.model import load_model
-
-    model = load_model(model_dir)
-    return measure(len(files), lambda: predict_files(files, model_dir, model=model, workers=workers), cpu_seconds)
-
-
-def local_rates(args) -> dict:
-    """One core in a child pinned to CPU 0 (LiteRT, XGBoost and LightGBM would otherwise take a
-    second core's threads, which a one-thread Dask worker does not have), then every core."""
-    child = subprocess.run(["taskset", "-c", "0", sys.executable, __file__, "--data", str(args.data), "--clips",
-                            str(args.clips), "--model", str(args.model), "--one-core"],
-                           check=True, capture_output=True, text=True)
-    files = audio_files(args.data, args.clips)
-    return {"one_core": json.loads(child.stdout.splitlines()[-1]), "all_cores": local_rate(files, args.model, None)}
+def peak_rss_mib() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def free_port() -> int:
@@ -91,15 +70,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def worker_peak_rss_mib() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def cluster_rate(files: list[Path], model_dir: Path, workers: int) -> dict:
-    """Scheduler and `workers` single-thread workers on loopback; a warm run of predict_to_parquet."""
+@contextmanager
+def dask_cluster(workers: int, model_dir: Path):
+    """A client of a `dask scheduler` and `workers` one-thread `dask worker`s on loopback, model loaded."""
     import distributed
 
-    from pipelines.cluster import bundle_model, predict_to_parquet, worker_model
+    from pipelines.cluster import bundle_model, worker_model
 
     address = f"tcp://127.0.0.1:{free_port()}"
     quiet = {**os.environ, "DASK_LOGGING__DISTRIBUTED": "warning"}
@@ -112,18 +88,62 @@ def cluster_rate(files: list[Path], model_dir: Path, workers: int) -> dict:
                       for _ in range(workers)]
         with distributed.Client(address, timeout=30) as client:
             client.wait_for_workers(workers, timeout=60)
-            client.run(lambda bundle: worker_model(bundle) and None, bundle_model(model_dir))  # warm: load it now
-            with tempfile.TemporaryDirectory() as out:
-                runs = iter(range(REPEATS))
-                rates = measure(len(files), lambda: predict_to_parquet(
-                    files, Path(out) / f"results-{next(runs)}.parquet", model_dir, scheduler=address,
-                    files_per_task=FILES_PER_TASK), lambda: sum(client.run(cpu_seconds).values()))
-            peaks = client.run(worker_peak_rss_mib)
-        return {"workers": workers, **rates, "worker_peak_rss_mib": sorted(peaks.values())}
+            client.run(lambda bundle: worker_model(bundle) and None, bundle_model(model_dir))
+            yield client
     finally:
         for process in processes:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
+
+
+def configurations(stack: ExitStack, files: list[Path], model_dir: Path, out: Path) -> dict:
+    """name -> (run once, CPU seconds of the processes that score, the cluster's client or None)."""
+    from threadpoolctl import threadpool_limits
+
+    from pipelines.cluster import predict_to_parquet
+    from pipelines.predict import predict_files
+    from ser_img.model import load_model
+
+    one_thread, every_core = load_model(model_dir, cnn_threads=1), load_model(model_dir)
+
+    def local_one_thread():
+        with threadpool_limits(1):
+            predict_files(files, model_dir, model=one_thread, workers=1)
+
+    def on_cluster(client):
+        runs = iter(range(1_000_000))
+        address = client.scheduler.address
+        return lambda: predict_to_parquet(files, out / f"{address.rsplit(':', 1)[1]}-{next(runs)}.parquet",
+                                          model_dir, scheduler=address, files_per_task=FILES_PER_TASK)
+
+    found = {"local `predict`, one thread": (local_one_thread, cpu_seconds, None),
+             "local `predict`, all cores": (lambda: predict_files(files, model_dir, model=every_core), cpu_seconds,
+                                            None)}
+    for workers in (1, 2):
+        client = stack.enter_context(dask_cluster(workers, model_dir))
+        found[f"Dask, {workers} worker{'s' if workers > 1 else ''} x 1 thread"] = (
+            on_cluster(client), lambda c=client: sum(c.run(cpu_seconds).values()), client)
+    return found
+
+
+def measure(files: list[Path], model_dir: Path, rounds: int) -> dict:
+    results = {}
+    with ExitStack() as stack, tempfile.TemporaryDirectory() as out:
+        runs = configurations(stack, files, model_dir, Path(out))
+        seconds = {name: [] for name in runs}
+        cpu = dict.fromkeys(runs, 0.0)
+        for _ in range(rounds):
+            for name, (run, cpu_of, _) in runs.items():
+                before = cpu_of()
+                seconds[name].append(timed(run))
+                cpu[name] += cpu_of() - before
+        for name, (_, _, client) in runs.items():
+            results[name] = {"clips_per_s": round(len(files) / min(seconds[name]), 1),
+                             "clips_per_cpu_s": round(rounds * len(files) / cpu[name], 1),
+                             "seconds": [round(s, 2) for s in seconds[name]]}
+            if client is not None:
+                results[name]["worker_peak_rss_mib"] = sorted(client.run(peak_rss_mib).values())
+    return results
 
 
 def cold_commands(files: list[Path], model_dir: Path) -> dict:
@@ -139,25 +159,28 @@ def cold_commands(files: list[Path], model_dir: Path) -> dict:
 
 
 def table(results: dict) -> str:
-    local, runs, cold = results["local"], results["cluster"], results["cold"]
-    n = results["clips"]
+    runs, cold, n = results["runs"], results["cold"], results["clips"]
+    one = runs["local `predict`, one thread"]
     lines = [f"Machine: {results['machine']['cpu']}, {results['machine']['nproc']} cores, "
              f"{results['machine']['memory_gib']} GiB, Python {results['machine']['python']}; shared with other "
-             f"jobs (load average before the run {results['load_before']}); each rate is the best of {REPEATS} runs.",
+             f"jobs (load average {results['load_before']} before the run, {results['load_after']} after).",
              f"Command: `{results['command']}` ({results['date']}).",
-             f"Model: {results['model']}. Clips: the first {n} of the data folder.", "",
-             "| run | clips/s | vs local one core | clips per CPU-second | peak memory per worker |",
+             f"Model: {results['model']}. Clips: the first {n} of the data folder. Best of {results['rounds']} "
+             "rounds, the configurations taking turns; clips per CPU-second over all rounds.", "",
+             "| run | clips/s | vs local one thread | clips per CPU-second | peak memory per worker |",
              "|---|---|---|---|---|"]
-    one = local["one_core"]["clips_per_s"]
-    for name, run in [("local `predict`, one core", local["one_core"]), ("local `predict`, all cores", local["all_cores"]),
-                      *((f"Dask, {r['workers']} worker(s) x 1 thread, warm", r) for r in runs)]:
+    for name, run in runs.items():
         memory = ", ".join(f"{m} MiB" for m in run.get("worker_peak_rss_mib", []))
-        lines.append(f"| {name} | {run['clips_per_s']} | {run['clips_per_s'] / one:.2f}x | {run['clips_per_cpu_s']} "
-                     f"| {memory} |")
+        lines.append(f"| {name} | {run['clips_per_s']} | {run['clips_per_s'] / one['clips_per_s']:.2f}x "
+                     f"| {run['clips_per_cpu_s']} | {memory} |")
     lines += ["", f"Whole commands, cold ({n} clips): `ser-img predict --json` {cold['local_json_s']} s; "
               f"`ser-img predict --scheduler local:2 --out DIR` {cold['local2_parquet_s']} s "
               "(starting the cluster and loading the model on each worker included)."]
     return "\n".join(lines) + "\n"
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
@@ -165,19 +188,15 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--clips", type=int, default=200)
     parser.add_argument("--model", type=Path, default=ROOT / "ser_img" / "default_model")
-    parser.add_argument("--one-core", action="store_true", help=argparse.SUPPRESS)  # local_rates' child
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     files = audio_files(args.data, args.clips)
-    if args.one_core:
-        print(json.dumps(local_rate(files, args.model, 1)))
-        return
     results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "clips": len(files),
-               "command": "python benchmarks/cluster.py " + " ".join(sys.argv[1:]),
-               "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-               "model": describe_model(args.model), "files_per_task": FILES_PER_TASK}
-    results["local"] = local_rates(args)
-    results["cluster"] = [cluster_rate(files, args.model, workers) for workers in (1, 2)]
+               "command": "python benchmarks/cluster.py " + " ".join(sys.argv[1:]), "load_before": load_average(),
+               "model": describe_model(args.model), "files_per_task": FILES_PER_TASK, "rounds": args.rounds}
+    results["runs"] = measure(files, args.model, args.rounds)
     results["cold"] = cold_commands(files, args.model)
+    results["load_after"] = load_average()
     save_results("cluster", results, table(results))
 
 

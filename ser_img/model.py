@@ -216,7 +216,8 @@ def read_description(model_dir: Path) -> dict:
     return description
 
 
-def load_model(model_dir: Path) -> EmotionModel:
+def load_model(model_dir: Path, cnn_threads: int | None = None) -> EmotionModel:
+    """The model at `model_dir`, checked; `cnn_threads` caps each CNN's LiteRT threads."""
     model_dir = Path(model_dir)
     description = read_description(model_dir)
     head = description["head"]
@@ -227,7 +228,7 @@ def load_model(model_dir: Path) -> EmotionModel:
     if not required[:1] or unchecked:
         raise ModelError(f"{model_dir}: incomplete model ({', '.join(unchecked) or 'no CNN'} not in the manifest)")
     try:
-        cnns = [LiteCnn((model_dir / f"cnn_{i}.tflite").read_bytes(), len(EMOTIONS)) for i in folds]
+        cnns = [LiteCnn((model_dir / f"cnn_{i}.tflite").read_bytes(), len(EMOTIONS), cnn_threads) for i in folds]
         heads = [{name: HEADS[name].load(model_dir / head_file(name, i)) for name in HEAD_MEMBERS[head]}
                  for i in folds]
         stacker = DenseHead.load(model_dir / STACKER_FILE) if head == "stack" else None
