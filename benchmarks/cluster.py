@@ -10,7 +10,9 @@ loaded before the clock starts):
   Dask, 1 and 2       `predict_to_parquet`, what `ser-img predict --scheduler ADDRESS --out DIR`
                       runs, on Dask's own `dask scheduler` and 1 or 2 `dask worker --nthreads 1`
                       processes on loopback, 16 files per task so that 200 clips make enough
-                      tasks to share; peak resident memory of each worker process
+                      tasks to share; peak resident memory of each worker process; the
+                      command's fixed cost (the same on one file: connecting, checking the
+                      workers, sending the model), and the rate once it is paid
 The configurations take turns, round after round, so that other jobs on the machine weigh on
 all of them alike; each reports its best round (clips/s) and its clips per CPU-second over all
 rounds (the CPU of the processes that score: this one, or the workers), which does not depend
@@ -97,7 +99,8 @@ def dask_cluster(workers: int, model_dir: Path):
 
 
 def configurations(stack: ExitStack, files: list[Path], model_dir: Path, out: Path) -> dict:
-    """name -> (run once, CPU seconds of the processes that score, the cluster's client or None)."""
+    """name -> (run once, CPU seconds of the processes that score, and for a cluster: the same command
+    on one file, the client)."""
     from threadpoolctl import threadpool_limits
 
     from pipelines.cluster import predict_to_parquet
@@ -110,19 +113,20 @@ def configurations(stack: ExitStack, files: list[Path], model_dir: Path, out: Pa
         with threadpool_limits(1):
             predict_files(files, model_dir, model=one_thread, workers=1)
 
-    def on_cluster(client):
+    def on_cluster(client, clips=files):
         runs = iter(range(1_000_000))
         address = client.scheduler.address
-        return lambda: predict_to_parquet(files, out / f"{address.rsplit(':', 1)[1]}-{next(runs)}.parquet",
+        return lambda: predict_to_parquet(clips, out / f"{address.rsplit(':', 1)[1]}-{len(clips)}-{next(runs)}.parquet",
                                           model_dir, scheduler=address, files_per_task=FILES_PER_TASK)
 
-    found = {"local `predict`, one thread": (local_one_thread, cpu_seconds, None),
+    found = {"local `predict`, one thread": (local_one_thread, cpu_seconds, None, None),
              "local `predict`, all cores": (lambda: predict_files(files, model_dir, model=every_core), cpu_seconds,
-                                            None)}
+                                            None, None)}
     for workers in (1, 2):
         client = stack.enter_context(dask_cluster(workers, model_dir))
         found[f"Dask, {workers} worker{'s' if workers > 1 else ''} x 1 thread"] = (
-            on_cluster(client), lambda c=client: sum(c.run(cpu_seconds).values()), client)
+            on_cluster(client), lambda c=client: sum(c.run(cpu_seconds).values()), on_cluster(client, files[:1]),
+            client)
     return found
 
 
@@ -133,16 +137,20 @@ def measure(files: list[Path], model_dir: Path, rounds: int) -> dict:
         seconds = {name: [] for name in runs}
         cpu = dict.fromkeys(runs, 0.0)
         for _ in range(rounds):
-            for name, (run, cpu_of, _) in runs.items():
+            for name, (run, cpu_of, _, _) in runs.items():
                 before = cpu_of()
                 seconds[name].append(timed(run))
                 cpu[name] += cpu_of() - before
-        for name, (_, _, client) in runs.items():
-            results[name] = {"clips_per_s": round(len(files) / min(seconds[name]), 1),
+        for name, (_, _, one_file, client) in runs.items():
+            best = min(seconds[name])
+            results[name] = {"clips_per_s": round(len(files) / best, 1),
                              "clips_per_cpu_s": round(rounds * len(files) / cpu[name], 1),
                              "seconds": [round(s, 2) for s in seconds[name]]}
-            if client is not None:
-                results[name]["worker_peak_rss_mib"] = sorted(client.run(peak_rss_mib).values())
+            if one_file is not None:  # a command's fixed cost: connect, check the workers, send the model
+                fixed = min(timed(one_file) for _ in range(rounds))
+                results[name] |= {"command_fixed_s": round(fixed, 2),
+                                  "clips_per_s_after_fixed": round(len(files) / (best - fixed), 1),
+                                  "worker_peak_rss_mib": sorted(client.run(peak_rss_mib).values())}
     return results
 
 
@@ -167,12 +175,13 @@ def table(results: dict) -> str:
              f"Command: `{results['command']}` ({results['date']}).",
              f"Model: {results['model']}. Clips: the first {n} of the data folder. Best of {results['rounds']} "
              "rounds, the configurations taking turns; clips per CPU-second over all rounds.", "",
-             "| run | clips/s | vs local one thread | clips per CPU-second | peak memory per worker |",
-             "|---|---|---|---|---|"]
+             "| run | clips/s | vs local one thread | clips per CPU-second | fixed cost per command "
+             "| clips/s after it | peak memory per worker |", "|---|---|---|---|---|---|---|"]
     for name, run in runs.items():
         memory = ", ".join(f"{m} MiB" for m in run.get("worker_peak_rss_mib", []))
+        fixed = f"{run['command_fixed_s']} s | {run['clips_per_s_after_fixed']}" if "command_fixed_s" in run else " |"
         lines.append(f"| {name} | {run['clips_per_s']} | {run['clips_per_s'] / one['clips_per_s']:.2f}x "
-                     f"| {run['clips_per_cpu_s']} | {memory} |")
+                     f"| {run['clips_per_cpu_s']} | {fixed} | {memory} |")
     lines += ["", f"Whole commands, cold ({n} clips): `ser-img predict --json` {cold['local_json_s']} s; "
               f"`ser-img predict --scheduler local:2 --out DIR` {cold['local2_parquet_s']} s "
               "(starting the cluster and loading the model on each worker included)."]
