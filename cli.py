@@ -212,7 +212,7 @@ def _evaluation_table(report: dict) -> str:
               help="Write a Parquet dataset (folder) instead of printing; a rerun scores only files without a row.")
 @_scheduler_option
 @click.option("--files-per-task", type=click.IntRange(1), default=None,
-              help="Files per batch on a worker and per Parquet part [64 on a cluster, 256 here].")
+              help="Files per batch on a worker and per Parquet part [64 with --scheduler, else 256].")
 @_errors_for_people
 def predict(sources, model_dir, window_s, hop_s, as_json, as_csv, out, scheduler, files_per_task):
     """Predict the emotion of audio files or folders.
