@@ -194,6 +194,24 @@ def test_parquet_parts_are_committed_whole_and_paths_never_doubled(tmp_path):
     assert [r["path"] for r in read_rows(tmp_path / "out", "segments")] == ["a"]
 
 
+def test_a_file_that_breaks_a_batch_becomes_a_row_never_a_failed_task(stack_model, corpus, monkeypatch):
+    import pipelines.cluster as cluster
+    from pipelines.predict import predict_files
+
+    good, cursed = sorted(str(p) for p in corpus.rglob("*.wav"))[:2]
+
+    def predict_files_with_a_bug(paths, *args, **kwargs):
+        if Path(cursed) in paths:
+            raise RuntimeError("a bug no one foresaw")
+        return predict_files(paths, *args, **kwargs)
+
+    monkeypatch.setattr(cluster, "predict_files", predict_files_with_a_bug)
+    report = cluster.score_batch(cluster.bundle_model(stack_model), [good, cursed], None, None)
+    assert [p.source for p in report.predictions] == [good]
+    assert report.failures == [(cursed, f"{cursed}: RuntimeError: a bug no one foresaw")]
+    assert report.predictions[0].model["name"] == stack_model.name  # the worker's copy keeps the model's name
+
+
 def read_rows(out: Path, table: str) -> list[dict]:
     return pq.read_table(out / table).to_pylist()
 
