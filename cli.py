@@ -72,6 +72,12 @@ def main(verbose: bool, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
 
 
+_scheduler_option = click.option(
+    "--scheduler", default=None, metavar="ADDRESS",
+    help="Run on a Dask cluster: tcp://HOST:8786 (a running 'dask scheduler'), or local[:N] to start "
+         "N worker processes here. Audio paths must be readable by every worker.")
+
+
 @main.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("data/images"),
@@ -80,15 +86,22 @@ def main(verbose: bool, quiet: bool) -> None:
 @click.option("--workers", type=click.IntRange(1), default=None, help="Processes to use [default: all cores].")
 @click.option("--size", type=click.IntRange(8, 1024), default=None, help="Image height and width in pixels [128].")
 @click.option("--window", type=click.FloatRange(0.25, 60), default=None, help="Seconds of audio per image [3.0].")
+@_scheduler_option
 @_errors_for_people
-def render(sources, out_dir, force, workers, size, window):
+def render(sources, out_dir, force, workers, size, window, scheduler):
     """Render audio files or folders (searched recursively) to spectrogram images."""
     from pipelines.render import render_folder
     from ser_img.spectrogram import RenderSettings
 
     changes = {k: v for k, v in {"height": size, "width": size, "window_s": window}.items() if v is not None}
-    report = render_folder(list(sources), out_dir, RenderSettings(**changes), force=force, workers=workers,
-                           progress=_progress)
+    if scheduler:
+        from pipelines.cluster import render_on_cluster
+
+        report = render_on_cluster(list(sources), out_dir, RenderSettings(**changes), scheduler, force=force,
+                                   progress=_progress)
+    else:
+        report = render_folder(list(sources), out_dir, RenderSettings(**changes), force=force, workers=workers,
+                               progress=_progress)
     click.echo(f"{report.rendered} rendered, {report.skipped} up to date, {len(report.failures)} failed "
                f"-> {out_dir}")
     _finish(report.failures)
@@ -195,8 +208,13 @@ def _evaluation_table(report: dict) -> str:
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per file, with its timeline.")
 @click.option("--csv", "as_csv", is_flag=True,
               help="CSV, one row per segment: path, start, end, label, 8 probabilities.")
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
+              help="Write a Parquet dataset (folder) instead of printing; a rerun scores only files without a row.")
+@_scheduler_option
+@click.option("--files-per-task", type=click.IntRange(1), default=None,
+              help="Files per batch on a worker and per Parquet part [64 with --scheduler, else 256].")
 @_errors_for_people
-def predict(sources, model_dir, window_s, hop_s, as_json, as_csv):
+def predict(sources, model_dir, window_s, hop_s, as_json, as_csv, out, scheduler, files_per_task):
     """Predict the emotion of audio files or folders.
 
     Recordings longer than twice the window are scored window by window, skipping
@@ -206,7 +224,17 @@ def predict(sources, model_dir, window_s, hop_s, as_json, as_csv):
 
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
-    report = predict_files(list(sources), model_dir, window_s=window_s, hop_s=hop_s, progress=_progress)
+    if out is not None:
+        if as_json or as_csv:
+            raise click.UsageError("--out writes Parquet: leave out --json and --csv")
+        return _predict_to_parquet(sources, out, model_dir, scheduler, window_s, hop_s, files_per_task)
+    if scheduler:
+        from pipelines.cluster import FILES_PER_TASK, predict_on_cluster
+
+        report = predict_on_cluster(list(sources), scheduler, model_dir, window_s=window_s, hop_s=hop_s,
+                                    files_per_task=files_per_task or FILES_PER_TASK, progress=_progress)
+    else:
+        report = predict_files(list(sources), model_dir, window_s=window_s, hop_s=hop_s, progress=_progress)
     click.echo(f"model: {report.model_dir}", err=True)
     if as_json:
         records = [{"path": p.source, **{k: v for k, v in p.to_dict().items() if k != "source"}}
@@ -217,6 +245,17 @@ def predict(sources, model_dir, window_s, hop_s, as_json, as_csv):
         click.echo(_timeline_csv(report.predictions), nl=False)
     else:
         click.echo(_prediction_table(report.predictions))
+    _finish(report.failures)
+
+
+def _predict_to_parquet(sources, out, model_dir, scheduler, window_s, hop_s, files_per_task):
+    from pipelines.cluster import predict_to_parquet
+
+    report = predict_to_parquet(list(sources), out, model_dir, scheduler, window_s=window_s, hop_s=hop_s,
+                                files_per_task=files_per_task, progress=_progress)
+    click.echo(f"model: {report.model_dir}", err=True)
+    click.echo(f"{report.scored} scored, {report.already_done} already in {out}, {len(report.failures)} failed "
+               f"-> {out}")
     _finish(report.failures)
 
 

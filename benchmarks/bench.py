@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 
-from common import RESULTS, machine  # noqa: E402
+from common import machine, save_results  # noqa: E402
 
 
 def peak_rss_mib() -> float:
@@ -206,10 +206,7 @@ def main() -> None:
                             "epochs": description["train_settings"]["cnn"]["epochs"],
                             "clips": description["n_clips"], "peak_rss_mib": "not measured",
                             "from": "the model's metrics.json"}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / "bench.md").write_text(table(results))
-    print(table(results))
+    save_results("bench", results, table(results))
 
 
 if __name__ == "__main__":

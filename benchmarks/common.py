@@ -28,3 +28,11 @@ def describe_model(model_dir: Path) -> str:
     return (f"`{Path(model_dir).name}`: head {info['head']}, {info['n_folds']} folds x {info.get('cnns_per_fold', 1)} CNNs, "
             f"{render['height']}x{render['width']} images, {render['window_s']:g}-s window, "
             f"trained on {info.get('n_clips', '?')} clips")
+
+
+def save_results(name: str, results: dict, markdown: str) -> None:
+    """results/NAME.json and results/NAME.md, then the table on stdout."""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / f"{name}.md").write_text(markdown)
+    print(markdown)

@@ -29,7 +29,7 @@ from .render import run_parallel
 log = logging.getLogger("ser_img")
 BATCH = 256  # short clips decoded and scored at a time, so memory stays flat on big folders
 
-__all__ = ["PredictReport", "Prediction", "predict_files", "resolve_model_dir"]
+__all__ = ["PredictReport", "Prediction", "assemble_report", "predict_files", "resolve_model_dir"]
 Prediction = Recognition  # one file's answer: `source`, `label`, `probabilities`, `timeline`, ...
 
 
@@ -80,6 +80,11 @@ def predict_files(sources: list[Path], model_dir: Path | None = None, model: Emo
             results[path] = recognizer.predict_long(path, durations[path])
         except SerImgError as exc:
             results[path] = str(exc)
+    return assemble_report(model_dir, paths, results)
+
+
+def assemble_report(model_dir: Path, paths: list, results: dict) -> PredictReport:
+    """The report in `paths` order from {path: Recognition, or the error for a failed file}."""
     report = PredictReport(model_dir=model_dir)
     for path in paths:
         result = results[path]

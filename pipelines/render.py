@@ -117,8 +117,14 @@ def render_folder(
     force: bool = False,
     workers: int | None = None,
     progress: Progress = no_progress,
+    run=None,
 ) -> RenderReport:
-    """Render every audio file under `sources` into `out_dir` and (re)write its manifest."""
+    """Render every audio file under `sources` into `out_dir` and (re)write its manifest.
+
+    `run(function, jobs, workers)` yields function(job) for every job, in any order;
+    by default `run_parallel` on this machine's cores (pipelines.cluster passes a Dask one).
+    """
+    run = run or run_parallel
     out_dir = Path(out_dir)
     settings = settings or RenderSettings()
     found = find_audio(sources)
@@ -149,7 +155,7 @@ def render_folder(
     report.rows.extend(previous.values())  # clips rendered by earlier runs from other sources
 
     try:
-        for done, row in enumerate(progress(run_parallel(_render_job, jobs, workers), len(jobs), "rendering"), 1):
+        for done, row in enumerate(progress(run(_render_job, jobs, workers), len(jobs), "rendering"), 1):
             report.rows.append(row)
             if row.status == "ok":
                 report.rendered += 1

@@ -23,3 +23,9 @@ class ModelError(SerImgError):
     """A model directory is missing, incomplete, altered or incompatible."""
 
     exit_code = 3
+
+
+class ClusterError(UsageError):
+    """A Dask cluster that cannot be reached or used (a worker without ser-img, say)."""
+
+    exit_code = 2

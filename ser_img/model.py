@@ -251,7 +251,8 @@ def read_description(model_dir: Path) -> dict:
     return description
 
 
-def load_model(model_dir: Path) -> EmotionModel:
+def load_model(model_dir: Path, cnn_threads: int | None = None) -> EmotionModel:
+    """The model at `model_dir`, checked; `cnn_threads` caps each CNN's LiteRT threads."""
     model_dir = Path(model_dir)
     description = read_description(model_dir)
     head = description["head"]
@@ -266,7 +267,8 @@ def load_model(model_dir: Path) -> EmotionModel:
         raise ModelError(f"{model_dir}: incomplete model ({', '.join(unchecked) or 'no CNN'} not in the manifest)")
     try:
         fold_models = [FoldModel(
-            cnns=[LiteCnn((model_dir / member_file("cnn", k, p)).read_bytes(), len(EMOTIONS)) for p in parts],
+            cnns=[LiteCnn((model_dir / member_file("cnn", k, p)).read_bytes(), len(EMOTIONS), cnn_threads)
+                  for p in parts],
             heads=[{n: HEADS[n].load(model_dir / member_file(n, k, p)) for n in embedding} for p in parts],
             plain={n: HEADS[n].load(model_dir / member_file(n, k)) for n in plain}) for k in folds]
         stacker = DenseHead.load(model_dir / STACKER_FILE) if head == "stack" else None

@@ -106,8 +106,7 @@ class EmotionRecognizer:
 
     @property
     def model_info(self) -> dict[str, str]:
-        info = self.model.info
-        return {"name": str(info.get("name", "model")), "version": str(info.get("package_version", __version__))}
+        return model_info(self.model.info)
 
     def is_long(self, duration_s: float) -> bool:
         return duration_s > LONG_FACTOR * self.window_s
@@ -247,6 +246,11 @@ class _Batcher:
         if job.error is not None:
             raise job.error
         return job.result
+
+
+def model_info(info: dict) -> dict[str, str]:
+    """The name and version that every answer carries, from a model's `info` (model.json)."""
+    return {"name": str(info.get("name", "model")), "version": str(info.get("package_version", __version__))}
 
 
 def resolve_model_dir(path: str | Path | None) -> Path:

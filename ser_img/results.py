@@ -1,0 +1,104 @@
+"""Prediction results as a Parquet dataset that a killed run can resume.
+
+    OUT/files/part-00000.parquet      one row per file: path, label, 8 probabilities,
+                                      duration_s, model_name, model_version, error
+    OUT/segments/part-00000.parquet   one row per segment of a long recording
+
+Only one process (the client) writes. Each finished batch becomes one part, written to a
+temporary name, flushed and renamed, so a part is whole or absent. A batch's segments part
+is written before its files part and carries the same number: a files part is the commit
+mark, and a segments part without one (a run killed between the two) is removed on open,
+since its files will be scored again. Paths that have a row are never scored again.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .errors import UsageError
+from .labels import EMOTIONS
+from .recognizer import Recognition
+from .spectrogram import remove_stale_temporaries, write_bytes_atomic
+
+PART = re.compile(r"^part-(\d+)\.parquet$")
+FILE_COLUMNS = ["path", "label", *EMOTIONS, "duration_s", "model_name", "model_version", "error"]
+SEGMENT_COLUMNS = ["path", "start", "end", "label", *EMOTIONS]
+
+
+def file_row(prediction: Recognition) -> dict:
+    return {"path": prediction.source, "label": prediction.label, **prediction.probabilities,
+            "duration_s": prediction.duration_s, "model_name": prediction.model["name"],
+            "model_version": prediction.model["version"], "error": None}
+
+
+def failure_row(path: str, error: str, model: dict[str, str]) -> dict:
+    return {"path": path, "label": None, **{e: None for e in EMOTIONS}, "duration_s": None,
+            "model_name": model["name"], "model_version": model["version"], "error": error}
+
+
+def segment_rows(prediction: Recognition) -> list[dict]:
+    """The timeline of a recording scored window by window; none for a clip scored whole."""
+    if not prediction.is_timeline:
+        return []
+    return [{"path": prediction.source, "start": s.start, "end": s.end, "label": s.label, **s.probabilities}
+            for s in prediction.timeline]
+
+
+class ParquetResults:
+    """The dataset at `out`: which paths are done, and a way to add a batch's rows."""
+
+    def __init__(self, out: Path):
+        self.out = Path(out)
+        self.files_dir, self.segments_dir = self.out / "files", self.out / "segments"
+        if self.out.exists() and not self.out.is_dir():
+            raise UsageError(f"{self.out}: exists and is not a results folder")
+        for folder in (self.files_dir, self.segments_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(folder)
+        committed = self._parts(self.files_dir)
+        for number, part in self._parts(self.segments_dir).items():
+            if number not in committed:
+                part.unlink()  # its batch never committed; those files are scored again
+        self.done: set[str] = set(self._column(self.files_dir, "path"))
+        self._next = max(committed, default=-1) + 1
+
+    @staticmethod
+    def _parts(folder: Path) -> dict[int, Path]:
+        return {int(m.group(1)): p for p in folder.iterdir() if (m := PART.match(p.name))}
+
+    @staticmethod
+    def _column(folder: Path, name: str) -> list:
+        import pyarrow.parquet as pq
+
+        values: list = []
+        for part in sorted(folder.glob("part-*.parquet")):
+            values += pq.read_table(part, columns=[name]).column(name).to_pylist()
+        return values
+
+    def add(self, files: list[dict], segments: list[dict]) -> int:
+        """Write one batch as one part; rows for paths already done are dropped. Returns rows written."""
+        files = [row for row in files if row["path"] not in self.done]
+        paths = {row["path"] for row in files}
+        segments = [row for row in segments if row["path"] in paths]
+        if not files:
+            return 0
+        name = f"part-{self._next:05d}.parquet"
+        if segments:
+            write_bytes_atomic(self.segments_dir / name, _parquet_bytes(segments, SEGMENT_COLUMNS))
+        write_bytes_atomic(self.files_dir / name, _parquet_bytes(files, FILE_COLUMNS))
+        self._next += 1
+        self.done |= paths
+        return len(files)
+
+
+def _parquet_bytes(rows: list[dict], columns: list[str]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    text = {"path", "label", "model_name", "model_version", "error"}
+    schema = pa.schema([(c, pa.string() if c in text else pa.float64()) for c in columns])
+    table = pa.Table.from_pylist(rows, schema=schema)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
