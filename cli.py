@@ -8,6 +8,7 @@ incompatible; 130 interrupted.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -19,7 +20,9 @@ import click
 from ser_img import __version__
 from ser_img.errors import SerImgError
 from ser_img.labels import EMOTIONS
+from ser_img.settings import TrainSettings
 
+_TRAIN_DEFAULTS = TrainSettings()  # one source for training defaults: the options show its values
 EXIT_SOME_FAILED = 1
 EXIT_UNUSABLE = 2
 
@@ -114,10 +117,11 @@ def render(sources, out_dir, force, workers, size, window, scheduler):
               show_default=True, help="Classifier on the CNN embeddings; 'stack' combines them all.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Model directory [default: artifacts/HEAD-TIMESTAMP].")
-@click.option("--epochs", type=click.IntRange(1), default=None, help="CNN epochs [30].")
-@click.option("--folds", type=click.IntRange(2), default=6, show_default=True,
+@click.option("--epochs", type=click.IntRange(1), default=_TRAIN_DEFAULTS.cnn.epochs, show_default=True,
+              help="CNN epochs.")
+@click.option("--folds", type=click.IntRange(2), default=_TRAIN_DEFAULTS.max_folds, show_default=True,
               help="Most speaker-grouped folds (fewer if fewer speakers).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=_TRAIN_DEFAULTS.seed, show_default=True, help="Seed of every random choice.")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @_errors_for_people
@@ -135,11 +139,9 @@ def train(images_dir, head, out_dir, epochs, folds, seed, force, as_json):
 
 
 def _train_settings(epochs: int | None, **changes):
-    """TrainSettings with the CLI's changes; --epochs left out keeps the CNN's default."""
-    from ser_img.settings import CnnSettings, TrainSettings
-
-    cnn = CnnSettings() if epochs is None else CnnSettings(epochs=epochs)
-    return TrainSettings(cnn=cnn, **changes)
+    """The default TrainSettings with the CLI's changes (the options' defaults come from it)."""
+    cnn = _TRAIN_DEFAULTS.cnn if epochs is None else dataclasses.replace(_TRAIN_DEFAULTS.cnn, epochs=epochs)
+    return dataclasses.replace(_TRAIN_DEFAULTS, cnn=cnn, **changes)
 
 
 def _metrics_table(scores: dict) -> str:
@@ -317,7 +319,8 @@ def serve(model_dir, host, port, max_upload_mb, timeout_s, workers):
               help="Where the synthetic audio, images and evaluation go.")
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=Path("data/demo/model"),
               show_default=True, help="Where the demo model goes (replaced if present).")
-@click.option("--epochs", type=click.IntRange(1), default=None, help="CNN epochs [30].")
+@click.option("--epochs", type=click.IntRange(1), default=_TRAIN_DEFAULTS.cnn.epochs, show_default=True,
+              help="CNN epochs.")
 @_errors_for_people
 def demo(workdir, model_dir, epochs):
     """Run everything on a small SYNTHETIC corpus: render, train, evaluate, predict."""
