@@ -71,6 +71,9 @@ def model_card(info: dict, scores: dict, member_names: list[str]) -> str:
         "far-field speech, on other languages and accents, and on children's voices.",
         "- Cross-validated figures are estimates for new speakers of the same corpus; a blind test "
         "on other speakers is expected to come out a little lower, other corpora lower still.",
+        "- The probabilities are calibrated on out-of-fold predictions of one fold's members at a "
+        "time; the model averages its folds, which tends to soften them a little further. They are "
+        "calibrated for speakers like the training ones, not for other corpora.",
         "- Eight acted categories; real emotion is graded and mixed. Use the probabilities, not only "
         "the label, and do not use the output to make decisions about individuals.",
         "",
