@@ -28,7 +28,7 @@ from ser_img import metrics
 from ser_img.card import model_card
 from ser_img.dataset import LabelledImages, load_labelled_images
 from ser_img.errors import ModelError, UsageError
-from ser_img.folds import speaker_folds
+from ser_img.folds import check_speakers, speaker_folds
 from ser_img.heads import HEADS, N_CLASSES, DenseHead, balanced_weights, head_features, stack_features, weighted_vote
 from ser_img.lite import LiteCnn
 from ser_img.model import HEAD_MEMBERS, MEMBERS, EmotionModel, save_model
@@ -64,6 +64,7 @@ def train(images_dir: Path, head: str = "stack", out_dir: Path | None = None,
         raise UsageError(f"{out_dir}: already exists (choose another --out or pass --force)")
     started = time.perf_counter()
     data = load_labelled_images(images_dir)
+    check_speakers(data.speakers, head)
     folds = speaker_folds(data.speakers, settings.max_folds)
     log.info("training on %d clips from %d speakers in %d speaker-grouped folds%s", len(data.labels),
              len(set(data.speakers)), len(folds),

@@ -19,6 +19,10 @@ class AudioError(SerImgError):
     exit_code = 1
 
 
+class DecodeError(AudioError):
+    """The bytes are not audio this decoder can read (corrupt, truncated or another format)."""
+
+
 class ModelError(SerImgError):
     """A model directory is missing, incomplete, altered or incompatible."""
 
