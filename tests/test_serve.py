@@ -39,7 +39,7 @@ def test_an_upload_gets_the_recognizers_own_answer(server_url, recognizer, corpu
     body = response.json()
     expected = recognizer.predict(clip).to_dict()
     assert body["probabilities"] == pytest.approx(expected["probabilities"])
-    assert body["label"] == expected["label"] and body["filename"] == clip.name
+    assert body["label"] == expected["label"] and body["source"] == clip.name
     assert body["model"] == {"name": "stack", "version": expected["model"]["version"]}
     assert len(body["timeline"]) == 1
     assert body["spectrogram_png"].startswith("iVBORw0KGgo")  # base64 of the PNG signature
@@ -98,7 +98,7 @@ def test_a_request_over_the_time_limit_gets_504(corpus):
     class Stuck:  # a recognizer that never finishes in time
         model_dir, model_info, window_s, hop_s = None, {"name": "stuck", "version": "0"}, 3.0, 1.5
 
-        def predict(self, path, with_image=False):
+        def predict(self, path, image=False, explain=False):
             release.wait(30)
             raise AssertionError("unreachable: the request has already timed out")
 
