@@ -91,7 +91,7 @@ def train(images_dir: Path, head: str = "stack", out_dir: Path | None = None,
     model = EmotionModel(head=head, render_settings=data.settings, cnns=cnns, heads=heads, stacker=stacker,
                          info=info)
     picture = metrics.confusion_png(scores["confusion_matrix"], f"{final}: speaker-grouped CV")
-    card = model_card(info, scores, [name for name in MEMBERS if name in oof])
+    card = model_card(info, scores, [name for name in MEMBERS if name in oof], [r.source for r in data.rows])
     reports = {"confusion.png": encode_png(picture), "oof.npz": _oof_archive(oof, data, folds),
                "MODEL_CARD.md": card.encode("utf-8")}
     save_model(model, out_dir, scores, reports, replace=force)
