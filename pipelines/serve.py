@@ -65,6 +65,16 @@ def model_card(model_dir: Path | None) -> dict:
     return {"model": read("model.json"), "metrics": read("metrics.json"), "model_card": read(MODEL_CARD)}
 
 
+def _summary(card: dict) -> dict:
+    """The model's measured accuracy and its weights' licence, for the web page's note."""
+    from ser_img.card import weights_licence
+
+    description = card["model"] or {}
+    cv = description.get("cv") or {}
+    return {"accuracy": cv.get("accuracy"), "speakers": len(description.get("speakers", [])),
+            "licence": weights_licence(description.get("speakers", []), card["model_card"])}
+
+
 class _Upload:
     """Streams one request body into `folder`, holding at most `limit` bytes."""
 
@@ -200,9 +210,11 @@ def create_app(recognizer: EmotionRecognizer, settings: ServeSettings = ServeSet
     def health():
         return {"status": "ok", "model": recognizer.model_info}
 
+    summary = _summary(card)
+
     @app.get("/model")
     def model():
-        return {**card, **recognizer.model_info, "window_s": recognizer.window_s, "hop_s": recognizer.hop_s}
+        return {**card, **recognizer.model_info, **summary, "window_s": recognizer.window_s, "hop_s": recognizer.hop_s}
 
     upload_body = {"requestBody": {"required": True, "content": {
         "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {

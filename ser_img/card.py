@@ -24,6 +24,8 @@ CORPORA = {
                          "License (ODbL 1.0)"),
     "savee": ("SAVEE", None),
 }
+# The licence of each corpus in a word or two, for short notes (the web page).
+SHORT_LICENCES = {"ravdess": "CC BY-NC-SA 4.0", "tess": "CC BY-NC-ND 4.0", "crema": "ODbL 1.0"}
 UNKNOWN_LICENCE = "licence unknown to ser-img: state your data's licence here before sharing this model"
 HEAD_NAMES = {"mlp": "an MLP", "xgb": "an XGBoost", "lgbm": "a LightGBM"}
 
@@ -51,6 +53,16 @@ def data_lines(speakers: list[str], n_clips: int, synthetic: bool) -> list[str]:
             lines.append(f"- Other data, {_speakers(count)} not from a corpus ser-img recognises; "
                          f"{UNKNOWN_LICENCE}.")
     return lines
+
+
+def weights_licence(speakers: list[str], card_text: str | None) -> str:
+    """What a user may do with the weights, in one line: the training data's licences."""
+    if card_text and "SYNTHETIC audio" in card_text:
+        return "trained on synthetic audio only (no corpus licence applies)"
+    corpora = sorted({s.split("-", 1)[0] for s in speakers})
+    parts = [f"{SHORT_LICENCES[c]} ({CORPORA[c][0]})" if c in SHORT_LICENCES else
+             f"licence unknown ({CORPORA[c][0] if c in CORPORA else 'other data'})" for c in corpora]
+    return "weights derived from data under " + ", ".join(dict.fromkeys(parts))
 
 
 def _speakers(count: int) -> str:
