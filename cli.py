@@ -17,13 +17,15 @@ from pathlib import Path
 import click
 
 from ser_img import __version__
-from ser_img.errors import SerImgError
+from ser_img.errors import NoModelError, SerImgError
 from ser_img.labels import EMOTIONS
 from ser_img.settings import CnnSettings
 
 EXIT_SOME_FAILED = 1
 EXIT_UNUSABLE = 2
 log = logging.getLogger("ser_img")
+# What the command line adds to the library's errors: its own flags and commands.
+_HINTS = {NoModelError: "; pass --model DIR, or train one with 'ser-img train'"}
 
 
 class _Bars:
@@ -60,7 +62,8 @@ def _errors_for_people(command):
         try:
             return command(*args, **kwargs)
         except SerImgError as exc:
-            click.echo(f"error: {exc}", err=True)
+            hint = _HINTS.get(type(exc), "")
+            click.echo(f"error: {exc}{hint}", err=True)
             sys.exit(exc.exit_code)
         except OSError as exc:  # the system refused an output (permission, disk full, not a folder)
             where = f"{exc.filename}: " if exc.filename else ""
@@ -90,11 +93,21 @@ def _finish(failures) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Log more detail to stderr.")
 @click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors.")
 def main(verbose: bool, quiet: bool) -> None:
-    """Speech emotion recognition from mel-spectrogram images (8 RAVDESS classes)."""
+    """Speech emotion recognition from mel-spectrogram images (8 RAVDESS classes).
+
+    \b
+    Examples:
+      ser-img predict talk.wav          # the shipped model, no training needed
+      ser-img demo                      # see it work end to end
+    """
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _LogHandler)]:
+        root.removeHandler(old)  # an earlier main() in this process (tests) bound another stderr
     handler = _LogHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+    root.addHandler(handler)
+    root.setLevel(level)
     _Bars.show = not quiet and sys.stderr.isatty()
 
 
@@ -114,7 +127,7 @@ def _require_tensorflow() -> None:
         raise _NeedsTensorFlow("training needs TensorFlow: pip install 'ser-img[train]'")
 
 
-@main.command()
+@main.command(short_help="Render audio to spectrogram images for training.")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("data/images"),
               show_default=True, help="Folder for the PNG images, manifest.csv and render_settings.json.")
@@ -149,7 +162,7 @@ def render(sources, out_dir, speaker_from, force, workers, size, window):
     _finish(report.failures)
 
 
-@main.command()
+@main.command(short_help="Train a model on rendered images, speaker-grouped.")
 @click.option("--images", "images_dir", type=click.Path(path_type=Path), default=Path("data/images"),
               show_default=True, help="Folder written by 'ser-img render'.")
 @click.option("--head", type=click.Choice(["cnn", "mlp", "xgb", "lgbm", "stack"]), default="stack",
@@ -212,7 +225,7 @@ def _metrics_table(scores: dict) -> str:
     return "\n".join(lines)
 
 
-@main.command()
+@main.command(short_help="Score a model on labelled audio.")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None, help=MODEL_HELP)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
@@ -254,7 +267,7 @@ def _evaluation_table(report: dict) -> str:
 
 
 
-@main.command()
+@main.command(short_help="Predict the emotion of audio files or folders.")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None, help=MODEL_HELP)
 @click.option("--window", "window_s", type=click.FloatRange(0.25, 60), default=None,
@@ -336,7 +349,7 @@ def _prediction_table(predictions) -> str:
     return "\n".join(lines)
 
 
-@main.command()
+@main.command(short_help="Serve the HTTP API and the web page.")
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None, help=MODEL_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; 0.0.0.0 exposes the server to the network.")
@@ -365,7 +378,7 @@ def serve(model_dir, host, port, max_upload_mb, timeout_s, workers):
     run_server(model_dir, host, port, settings)
 
 
-@main.command()
+@main.command(short_help="The shipped model on real clips, then a synthetic run.")
 @click.option("--workdir", type=click.Path(path_type=Path), default=Path("data/demo"), show_default=True,
               help="Where the synthetic audio, images and evaluation go.")
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=Path("data/demo/model"),

@@ -27,3 +27,7 @@ class ModelError(SerImgError):
     """A model directory is missing, incomplete, altered or incompatible."""
 
     exit_code = 3
+
+
+class NoModelError(ModelError):
+    """No model was named and none is installed or trained."""

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import __version__
 from .audio import load_audio, to_rate
-from .errors import AudioError, ModelError, SerImgError, UsageError
+from .errors import AudioError, NoModelError, SerImgError, UsageError
 from .labels import EMOTIONS
 from .spectrogram import RenderSettings, encode_png, render_inputs, to_image
 from .stream import BLOCK_S, Window, audio_duration, loudest_frame_db, read_blocks, sliding_windows
@@ -411,7 +411,7 @@ def resolve_model_dir(path: str | Path | None) -> Path:
         return Path(path)
     found = find_default_model()
     if found is None:
-        raise ModelError("no model found (none under ./artifacts, and no packaged model installed)")
+        raise NoModelError("no model found (none under ./artifacts, and no packaged model installed)")
     return found
 
 
