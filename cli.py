@@ -398,7 +398,7 @@ def demo(workdir, model_dir, epochs):
     from pipelines.demo import run_examples
 
     examples = run_examples()
-    click.echo(f"1. The shipped model ({examples.model_name}) on real speech: {examples.attribution}\n")
+    click.echo(f"1. The shipped model, {examples.model_name}, on real speech.\n   Clips: {examples.attribution}\n")
     click.echo(_examples_table(examples.rows))
     click.echo(f"\n{examples.correct} of {len(examples.rows)} right; {examples.note}\n")
     _require_tensorflow()
