@@ -156,3 +156,31 @@ def test_the_demo_starts_with_real_clips_and_their_attribution():
     assert "training data" in report.note  # the shipped model heard these actors: said, not hidden
     assert "CC BY-NC-SA 4.0" in (EXAMPLES / "README.md").read_text()
     assert sum(p.stat().st_size for p in EXAMPLES.glob("*.flac")) < 1_000_000
+
+
+def test_serve_logs_every_request_on_stderr_and_nothing_on_stdout(stack_model, corpus, tmp_path):
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--model", str(stack_model), "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).parent.parent)
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        clip = corpus / "Actor_01" / "03-01-05-01-01-01-01.wav"
+        assert httpx.post(f"http://127.0.0.1:{port}/predict", files={"file": (clip.name, clip.read_bytes())},
+                          timeout=60).status_code == 200
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=30)
+    assert out == ""
+    assert '"POST /predict HTTP/1.1" 200' in err and f"serving on http://127.0.0.1:{port}/" in err
