@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from ser_img import __version__
-from ser_img.errors import NoModelError, SerImgError
+from ser_img.errors import NoModelError, SerImgError, TooFewSpeakersError
 from ser_img.labels import EMOTIONS
 from ser_img.settings import CnnSettings
 
@@ -25,7 +25,9 @@ EXIT_SOME_FAILED = 1
 EXIT_UNUSABLE = 2
 log = logging.getLogger("ser_img")
 # What the command line adds to the library's errors: its own flags and commands.
-_HINTS = {NoModelError: "; pass --model DIR, or train one with 'ser-img train'"}
+_HINTS = {NoModelError: "; pass --model DIR, or train one with 'ser-img train'",
+          TooFewSpeakersError: "; give each clip its speaker with 'ser-img render --speaker-from folder' (or "
+                               "--speaker-from speakers.csv, rows of path,speaker); --head cnn needs 2"}
 
 
 class _Bars:

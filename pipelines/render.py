@@ -10,7 +10,7 @@ from pathlib import Path
 from ser_img.audio import load_audio
 from ser_img.errors import SerImgError, UsageError
 from ser_img.files import find_audio
-from ser_img.folds import SPEAKER_HINT
+from ser_img.folds import MIN_SPEAKERS
 from ser_img.labels import clip_info, speaker_lookup
 from ser_img.manifest import (
     MANIFEST_NAME,
@@ -29,6 +29,8 @@ from ser_img.parallel import run_parallel
 from . import Progress, no_progress
 
 log = logging.getLogger("ser_img")
+SPEAKER_HINT = ("give each clip its speaker with 'ser-img render --speaker-from folder' "
+                "(or --speaker-from speakers.csv, rows of path,speaker)")
 # Rendered rows between manifest checkpoints: a killed run loses at most this many clips' work.
 CHECKPOINT_EVERY = 100
 
@@ -180,7 +182,7 @@ def _hint_about_training(rows: list[ManifestRow]) -> None:
     if ok and not labelled:
         log.info("none of these clips has an emotion label (from corpus names or an emotion-named folder "
                  "such as my_data/angry/x.wav): they can be predicted, not trained on")
-    elif labelled and len({r.speaker for r in labelled}) < 3:
+    elif labelled and len({r.speaker for r in labelled}) < MIN_SPEAKERS["stack"]:
         speakers = sorted({r.speaker or "unknown" for r in labelled})
-        log.info("the labelled clips come from %d speaker(s) (%s); training needs 3 (2 for --head cnn): %s",
-                 len(speakers), ", ".join(speakers), SPEAKER_HINT)
+        log.info("the labelled clips come from %d speaker(s) (%s); training needs %d (%d for --head cnn): %s",
+                 len(speakers), ", ".join(speakers), MIN_SPEAKERS["stack"], MIN_SPEAKERS["cnn"], SPEAKER_HINT)

@@ -13,6 +13,10 @@ class UsageError(SerImgError):
     exit_code = 2
 
 
+class TooFewSpeakersError(UsageError):
+    """Training data from fewer speakers than speaker-grouped training needs."""
+
+
 class AudioError(SerImgError):
     """One audio file could not be read or used."""
 

@@ -134,8 +134,8 @@ def _speaker_table(csv_path: Path) -> Callable[[Path], str | None]:
         with open(csv_path, newline="", encoding="utf-8") as handle:
             rows = [row for row in csv.reader(handle) if len(row) >= 2 and row[0].strip()]
     except FileNotFoundError:
-        raise UsageError(f"{csv_path}: no such file (--speaker-from takes name, folder or a CSV of "
-                         "path,speaker rows)") from None
+        raise UsageError(f"{csv_path}: no such file (speakers come from their file names, their folders, "
+                         "or a CSV of path,speaker rows)") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise UsageError(f"{csv_path}: cannot read speakers ({exc})") from None
     if rows and [c.strip().lower() for c in rows[0][:2]] == ["path", "speaker"]:
