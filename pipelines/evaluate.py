@@ -52,7 +52,7 @@ def evaluate(sources: list[Path], model_dir: Path | None = None, out_dir: Path |
     y_pred = result.probabilities.argmax(axis=1)
     scores = metrics.report(y_true, y_pred)
     scores.update({
-        "model": recognizer.model_info, "model_dir": result.model_name,
+        "model": recognizer.model_info, "model_source": result.model_name,
         "sources": [str(s) for s in sources],
         "clips": [{"source": p.source, "true": t, "predicted": p.label, "correct": t == p.label,
                    "probabilities": p.to_dict()["probabilities"]} for p, t in zip(result.predictions, truth)],
