@@ -90,7 +90,8 @@ def train(images_dir: Path, head: str = "stack", out_dir: Path | None = None,
             **({"stack_weights": stack_weights} if stack_weights else {})}
     model = EmotionModel(head=head, render_settings=data.settings, cnns=cnns, heads=heads, stacker=stacker,
                          info=info)
-    picture = metrics.confusion_png(scores["confusion_matrix"], f"{final}: speaker-grouped CV")
+    picture = metrics.confusion_png(scores["confusion_matrix"], f"{final}: speaker-grouped CV, accuracy "
+                                                                f"{scores['overall'][final]['accuracy']:.1%}")
     card = model_card(info, scores, [name for name in MEMBERS if name in oof], [r.source for r in data.rows])
     reports = {"confusion.png": encode_png(picture), "oof.npz": _oof_archive(oof, data, folds),
                "MODEL_CARD.md": card.encode("utf-8")}
