@@ -47,6 +47,9 @@ def test_render_train_predict_as_typed(workdir, corpus, monkeypatch):
     assert f"model: artifacts/{models[0].parent.name}" in result.stderr
     (record,) = json.loads(result.stdout)
     assert record["source"] == str(clip.resolve())
+    from ser_img.recognizer import EmotionRecognizer
+
+    assert list(record) == list(EmotionRecognizer.load(models[0].parent).predict(clip).to_dict())
     assert record["label"] in record["probabilities"] and len(record["probabilities"]) == 8
     assert sum(record["probabilities"].values()) == pytest.approx(1.0)
 
