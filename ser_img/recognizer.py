@@ -294,6 +294,9 @@ class EmotionRecognizer:
             for path, (inputs, duration, error) in zip(batch, loaded):
                 if inputs is None:
                     yield path, error
+                elif self.is_long(duration):  # its header did not say how long it is: a timeline after all
+                    next(rows)
+                    yield path, self._long_file(path, duration, image, explain, _no_progress)
                 else:
                     yield path, self._clip_result(inputs, next(rows), duration, str(path), image, explain)
 

@@ -140,3 +140,14 @@ def test_calls_that_wait_for_the_model_share_one_batch_and_get_their_own_rows():
     assert first.result()[:, 0].tolist() == [0.0]
     for i, future in zip((1.0, 2.0, 3.0, 4.0), rest):
         assert future.result()[:, 0].tolist() == [i, i + 0.5]
+
+
+def test_a_long_file_whose_header_hides_its_length_still_becomes_a_timeline(recognizer, tmp_path, monkeypatch):
+    import ser_img.recognizer
+
+    path, _ = write_long_recording(tmp_path / "long.wav")
+    expected = recognizer.predict(path)
+    monkeypatch.setattr(ser_img.recognizer, "audio_duration", lambda path: None)  # as for some streams
+    ((_, answer),) = recognizer.predict_files([path])
+    assert answer.is_timeline and len(answer.timeline) == len(expected.timeline)
+    assert answer.probabilities == pytest.approx(expected.probabilities, abs=1e-6)
