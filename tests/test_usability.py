@@ -184,3 +184,21 @@ def test_serve_logs_every_request_on_stderr_and_nothing_on_stdout(stack_model, c
         out, err = server.communicate(timeout=30)
     assert out == ""
     assert '"POST /predict HTTP/1.1" 200' in err and f"serving on http://127.0.0.1:{port}/" in err
+
+
+def test_a_log_line_first_erases_a_progress_bar_being_drawn():
+    import io
+    import logging
+
+    import cli
+
+    stream = io.StringIO()
+    handler = cli._LogHandler(stream)
+    record = logging.LogRecord("ser_img", logging.INFO, __file__, 1, "fold 1/6 done", None, None)
+    handler.emit(record)
+    cli._Bars.drawing = True
+    try:
+        handler.emit(record)
+    finally:
+        cli._Bars.drawing = False
+    assert stream.getvalue() == "fold 1/6 done\n\r\x1b[2Kfold 1/6 done\n"
