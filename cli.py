@@ -2,8 +2,8 @@
 
 Results go to stdout (tables, or JSON with --json); logs, progress and errors to stderr.
 Exit codes: 0 success; 1 some inputs failed (the rest were processed); 2 usage error,
-unusable input or an output that cannot be written; 3 model missing, damaged or
-incompatible; 130 interrupted.
+unusable input, an output that cannot be written, a port in use, or training without the
+'train' extra; 3 model missing, damaged or incompatible; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -316,8 +316,8 @@ def predict(sources, model_dir, window_s, hop_s, as_json, as_csv, explain, expla
         click.echo(_timeline_csv(report.predictions) if as_csv else _prediction_table(report.predictions),
                    nl=not as_csv)
         if explain:
-            for path in write_explanations(report.predictions, explain_dir):
-                log.info("explanation: %s", path)
+            written = write_explanations(report.predictions, explain_dir)
+            log.info("explanations: %d image(s) in %s", len(written), explain_dir)
     _finish(report.failures)
 
 
