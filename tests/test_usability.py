@@ -202,3 +202,15 @@ def test_a_log_line_first_erases_a_progress_bar_being_drawn():
     finally:
         cli._Bars.drawing = False
     assert stream.getvalue() == "fold 1/6 done\n\r\x1b[2Kfold 1/6 done\n"
+
+
+def test_explain_without_json_writes_one_picture_per_file(tmp_path, monkeypatch):
+    from pipelines.demo import EXAMPLES
+
+    monkeypatch.chdir(tmp_path)
+    clips = sorted(EXAMPLES.glob("*.flac"))[:2]
+    result = run("predict", *clips, "--explain", "--explain-dir", tmp_path / "maps")
+    assert result.exit_code == 0 and "explanations: 2 image(s)" in result.stderr
+    written = sorted(p.name for p in (tmp_path / "maps").iterdir())
+    assert written == [c.with_suffix(".png").name for c in clips]
+    assert (tmp_path / "maps" / written[0]).read_bytes().startswith(b"\x89PNG")
