@@ -307,11 +307,7 @@ def predict(sources, model_dir, window_s, hop_s, as_json, as_csv, explain, expla
                            progress=_progress, explain=explain)
     log.info("model: %s", report.model_name)
     if as_json:
-        from ser_img.recognizer import failure_record
-
-        records = [p.to_dict() for p in report.predictions]
-        records += [failure_record(source, error) for source, error in report.failures]
-        click.echo(json.dumps(records, indent=2))
+        click.echo(json.dumps(report.records(), indent=2))
     elif report.predictions:
         click.echo(_timeline_csv(report.predictions) if as_csv else _prediction_table(report.predictions),
                    nl=not as_csv)

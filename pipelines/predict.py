@@ -15,7 +15,7 @@ import numpy as np
 from ser_img.errors import UsageError
 from ser_img.files import find_audio
 from ser_img.labels import EMOTIONS
-from ser_img.recognizer import EmotionRecognizer, Recognition, describe_model_dir
+from ser_img.recognizer import EmotionRecognizer, Recognition, describe_model_dir, failure_record
 
 from . import Progress, no_progress
 
@@ -25,8 +25,20 @@ __all__ = ["PredictReport", "audio_paths", "predict_files"]
 @dataclass
 class PredictReport:
     model_dir: Path
-    predictions: list[Recognition] = field(default_factory=list)
-    failures: list[tuple[str, str]] = field(default_factory=list)
+    answers: list[tuple[str, Recognition | str]] = field(default_factory=list)  # per file, in order: answer or error
+
+    @property
+    def predictions(self) -> list[Recognition]:
+        return [answer for _, answer in self.answers if isinstance(answer, Recognition)]
+
+    @property
+    def failures(self) -> list[tuple[str, str]]:
+        return [(source, answer) for source, answer in self.answers if isinstance(answer, str)]
+
+    def records(self) -> list[dict]:
+        """One record per file, in order: `Recognition.to_dict()`, or the failure's record."""
+        return [answer.to_dict() if isinstance(answer, Recognition) else failure_record(source, answer)
+                for source, answer in self.answers]
 
     @property
     def model_name(self) -> str:
@@ -59,10 +71,7 @@ def predict_files(sources: list[Path], model_dir: Path | None = None, recognizer
         recognizer = EmotionRecognizer.load(model_dir, window_s=window_s, hop_s=hop_s, workers=workers)
     report = PredictReport(model_dir=recognizer.model_dir)
     for path, answer in recognizer.predict_files(paths, image=image, explain=explain, progress=progress):
-        if isinstance(answer, Recognition):
-            report.predictions.append(answer)
-        else:
-            report.failures.append((str(path), str(answer)))
+        report.answers.append((str(path), answer if isinstance(answer, Recognition) else str(answer)))
     return report
 
 
