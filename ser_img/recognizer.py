@@ -21,6 +21,7 @@ record that `predict --json`, the HTTP API and Python users all see.
 from __future__ import annotations
 
 import base64
+import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -37,8 +38,8 @@ from .stream import BLOCK_S, Window, audio_duration, loudest_frame_db, read_bloc
 
 LONG_FACTOR = 2.0  # audio longer than this many windows is scored as a timeline
 SILENCE_DB = -50.0  # a window whose loudest 16-ms stretch is below this level (dBFS) is skipped
-WINDOW_BATCH = 32  # windows scored per call to the model
-FILE_BATCH = 256  # short files decoded and scored at a time, so memory stays flat on big folders
+WINDOW_BATCH = 32  # windows (or short files) scored per call to the model
+FILE_BATCH = 256  # short files handed to the decoding workers at a time, so memory stays flat on big folders
 
 # progress(iterable, total, label) -> the same items (pipelines.Progress)
 Progress = Callable[[Iterable, int, str], Iterable]
@@ -285,20 +286,21 @@ class EmotionRecognizer:
         return [(path, answers[path]) for path in paths]
 
     def _short_files(self, paths: list[Path], image: bool, explain: bool) -> Iterator[tuple]:
+        """(path, answer) as each is ready: decoded on workers, scored WINDOW_BATCH at a time."""
         for start in range(0, len(paths), FILE_BATCH):
             batch = paths[start : start + FILE_BATCH]
             jobs = [(path, self.settings) for path in batch]
-            loaded = list(_run_parallel(_load_file, jobs, self.workers if len(batch) > 8 else 1))
-            ok = [(path, inputs, duration) for path, (inputs, duration, _) in zip(batch, loaded) if inputs is not None]
-            rows = iter(self._score([inputs for _, inputs, _ in ok]))
-            for path, (inputs, duration, error) in zip(batch, loaded):
-                if inputs is None:
-                    yield path, error
-                elif self.is_long(duration):  # its header did not say how long it is: a timeline after all
-                    next(rows)
-                    yield path, self._long_file(path, duration, image, explain, _no_progress)
-                else:
-                    yield path, self._clip_result(inputs, next(rows), duration, str(path), image, explain)
+            loaded = zip(batch, _run_parallel(_load_file, jobs, self.workers if len(batch) > 8 else 1))
+            while chunk := list(itertools.islice(loaded, WINDOW_BATCH)):
+                rows = iter(self._score([inputs for _, (inputs, _, _) in chunk if inputs is not None]))
+                for path, (inputs, duration, error) in chunk:
+                    if inputs is None:
+                        yield path, error
+                    elif self.is_long(duration):  # its header did not say how long it is: a timeline after all
+                        next(rows)
+                        yield path, self._long_file(path, duration, image, explain, _no_progress)
+                    else:
+                        yield path, self._clip_result(inputs, next(rows), duration, str(path), image, explain)
 
     def _long_file(self, path: Path, duration_s: float, image: bool, explain: bool,
                    progress: Progress) -> Recognition | SerImgError:
