@@ -176,6 +176,8 @@ def test_serve_logs_every_request_on_stderr_and_nothing_on_stdout(stack_model, c
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
+        else:
+            pytest.fail("the server did not start")
         clip = corpus / "Actor_01" / "03-01-05-01-01-01-01.wav"
         assert httpx.post(f"http://127.0.0.1:{port}/predict", files={"file": (clip.name, clip.read_bytes())},
                           timeout=60).status_code == 200
