@@ -13,9 +13,9 @@ into the model at a time. Every expected failure is a 4xx/5xx JSON body {"error"
 """
 
 import asyncio
+import contextlib
 import copy
 import errno
-import contextlib
 import json
 import logging
 import shutil
@@ -270,9 +270,13 @@ def bind(host: str, port: int) -> socket.socket:
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         listener = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise UsageError(f"{host}:{port}: cannot listen there ({exc.strerror or exc})") from None
+    try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((host, port))
     except OSError as exc:
+        listener.close()
         if exc.errno == errno.EADDRINUSE:
             raise UsageError(f"{host}:{port}: address already in use (another server? choose another --port)") from None
         raise UsageError(f"{host}:{port}: cannot listen there ({exc.strerror or exc})") from None
