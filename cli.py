@@ -2,8 +2,8 @@
 
 Results go to stdout (tables, or JSON with --json); logs, progress and errors to stderr.
 Exit codes: 0 success; 1 some inputs failed (the rest were processed); 2 usage error,
-unusable input or an output that cannot be written; 3 model missing, damaged or
-incompatible; 130 interrupted.
+unusable input, an output that cannot be written, a port in use, or training without the
+'train' extra; 3 model missing, damaged or incompatible; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -18,18 +18,44 @@ from pathlib import Path
 import click
 
 from ser_img import __version__
-from ser_img.errors import SerImgError
+from ser_img.errors import NoModelError, SerImgError, TooFewSpeakersError
 from ser_img.labels import EMOTIONS
 from ser_img.settings import TrainSettings
 
 _TRAIN_DEFAULTS = TrainSettings()  # one source for training defaults: the options show its values
 EXIT_SOME_FAILED = 1
 EXIT_UNUSABLE = 2
+log = logging.getLogger("ser_img")
+# What the command line adds to the library's errors: its own flags and commands.
+_HINTS = {NoModelError: "; pass --model DIR, or train one with 'ser-img train'",
+          TooFewSpeakersError: "; give each clip its speaker with 'ser-img render --speaker-from folder' (or "
+                               "--speaker-from speakers.csv, rows of path,speaker)"}
+
+
+class _Bars:
+    """Progress bars on a terminal only, never with -q; log lines first erase a bar being drawn."""
+
+    show = False
+    drawing = False
 
 
 def _progress(items, total, label):
+    if not _Bars.show:
+        yield from items
+        return
     with click.progressbar(items, length=total, label=label, file=sys.stderr) as bar:
-        yield from bar
+        _Bars.drawing = True
+        try:
+            yield from bar
+        finally:
+            _Bars.drawing = False
+
+
+class _LogHandler(logging.StreamHandler):
+    def emit(self, record):
+        if _Bars.drawing:
+            self.stream.write("\r\x1b[2K")  # the bar redraws below the message at its next step
+        super().emit(record)
 
 
 def _errors_for_people(command):
@@ -40,7 +66,8 @@ def _errors_for_people(command):
         try:
             return command(*args, **kwargs)
         except SerImgError as exc:
-            click.echo(f"error: {exc}", err=True)
+            hint = _HINTS.get(type(exc), "")
+            click.echo(f"error: {exc}{hint}", err=True)
             sys.exit(exc.exit_code)
         except OSError as exc:  # the system refused an output (permission, disk full, not a folder)
             where = f"{exc.filename}: " if exc.filename else ""
@@ -70,9 +97,22 @@ def _finish(failures) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Log more detail to stderr.")
 @click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors.")
 def main(verbose: bool, quiet: bool) -> None:
-    """Speech emotion recognition from mel-spectrogram images (8 RAVDESS classes)."""
+    """Speech emotion recognition from mel-spectrogram images (8 RAVDESS classes).
+
+    \b
+    Examples:
+      ser-img predict talk.wav          # the shipped model, no training needed
+      ser-img demo                      # see it work end to end
+    """
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _LogHandler)]:
+        root.removeHandler(old)  # an earlier main() in this process (tests) bound another stderr
+    handler = _LogHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+    _Bars.show = not quiet and sys.stderr.isatty()
 
 
 _scheduler_option = click.option(
@@ -81,52 +121,90 @@ _scheduler_option = click.option(
          "N worker processes here. Audio paths must be readable by every worker.")
 
 
-@main.command()
+MODEL_HELP = ("Model directory. Without it: the newest model under ./artifacts, else the RAVDESS model "
+              "shipped in the package.")
+
+
+class _NeedsTensorFlow(SerImgError):
+    exit_code = EXIT_UNUSABLE
+
+
+def _require_tensorflow() -> None:
+    """Training needs the 'train' extra; say so in one line instead of an ImportError."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None or importlib.util.find_spec("keras") is None:
+        raise _NeedsTensorFlow("training needs TensorFlow: pip install 'ser-img[train]'")
+
+
+@main.command(short_help="Render audio to spectrogram images for training.")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("data/images"),
               show_default=True, help="Folder for the PNG images, manifest.csv and render_settings.json.")
+@click.option("--speaker-from", "speaker_from", default="name", show_default=True,
+              metavar="name|folder|CSV",
+              help="Who speaks in each file: corpus file names (name), the folder a file is in, skipping "
+                   "an emotion-named one (folder), or a CSV of path,speaker rows.")
 @click.option("--force", is_flag=True, help="Re-render images that are already up to date.")
-@click.option("--workers", type=click.IntRange(1), default=None, help="Processes to use [default: all cores].")
-@click.option("--size", type=click.IntRange(8, 1024), default=None, help="Image height and width in pixels [128].")
-@click.option("--window", type=click.FloatRange(0.25, 60), default=None, help="Seconds of audio per image [3.0].")
+@click.option("--workers", type=click.IntRange(1), default=None, show_default="all cores",
+              help="Processes to use.")
+@click.option("--size", type=click.IntRange(8, 1024), default=128, show_default=True,
+              help="Image height and width in pixels.")
+@click.option("--window", type=click.FloatRange(0.25, 60), default=3.0, show_default=True,
+              help="Seconds of audio per image.")
 @_scheduler_option
 @_errors_for_people
-def render(sources, out_dir, force, workers, size, window, scheduler):
-    """Render audio files or folders (searched recursively) to spectrogram images."""
+def render(sources, out_dir, speaker_from, force, workers, size, window, scheduler):
+    """Render audio files or folders (searched recursively) to spectrogram images.
+
+    \b
+    Examples:
+      ser-img render Audio_Speech_Actors_01-24 --out data/ravdess
+      ser-img render my_data --speaker-from folder     # my_data/SPEAKER/angry/x.wav
+    """
     from pipelines.render import render_folder
     from ser_img.spectrogram import RenderSettings
 
-    changes = {k: v for k, v in {"height": size, "width": size, "window_s": window}.items() if v is not None}
+    settings = RenderSettings(height=size, width=size, window_s=window)
     if scheduler:
         from pipelines.cluster import render_on_cluster
 
-        report = render_on_cluster(list(sources), out_dir, RenderSettings(**changes), scheduler, force=force,
-                                   progress=_progress)
+        report = render_on_cluster(list(sources), out_dir, settings, scheduler, force=force, progress=_progress)
     else:
-        report = render_folder(list(sources), out_dir, RenderSettings(**changes), force=force, workers=workers,
-                               progress=_progress)
+        report = render_folder(list(sources), out_dir, settings, force=force, workers=workers,
+                               progress=_progress, speaker_from=speaker_from)
     click.echo(f"{report.rendered} rendered, {report.skipped} up to date, {len(report.failures)} failed "
                f"-> {out_dir}")
     _finish(report.failures)
 
 
-@main.command()
+@main.command(short_help="Train a model on rendered images, speaker-grouped.")
 @click.option("--images", "images_dir", type=click.Path(path_type=Path), default=Path("data/images"),
               show_default=True, help="Folder written by 'ser-img render'.")
 @click.option("--head", type=click.Choice(["cnn", "mlp", "xgb", "lgbm", "stack"]), default="stack",
-              show_default=True, help="Classifier on the CNN embeddings; 'stack' combines them all.")
+              show_default=True,
+              help="What classifies: the CNN alone, one head on its embeddings, or the stack of them all. "
+                   "Each needs 3 speakers or more.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
-              help="Model directory [default: artifacts/HEAD-TIMESTAMP].")
+              show_default="artifacts/HEAD-TIMESTAMP", help="Model directory.")
 @click.option("--epochs", type=click.IntRange(1), default=_TRAIN_DEFAULTS.cnn.epochs, show_default=True,
               help="CNN epochs.")
 @click.option("--folds", type=click.IntRange(2), default=_TRAIN_DEFAULTS.max_folds, show_default=True,
               help="Most speaker-grouped folds (fewer if fewer speakers).")
-@click.option("--seed", type=int, default=_TRAIN_DEFAULTS.seed, show_default=True, help="Seed of every random choice.")
+@click.option("--seed", type=int, default=_TRAIN_DEFAULTS.seed, show_default=True,
+              help="Random seed: the same seed, the same model.")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @_errors_for_people
 def train(images_dir, head, out_dir, epochs, folds, seed, force, as_json):
-    """Train the CNN and a head with speaker-grouped out-of-fold stacking."""
+    """Train the CNN and a head with speaker-grouped out-of-fold stacking.
+
+    \b
+    Examples:
+      ser-img train --images data/ravdess --out artifacts/ravdess-stack
+      ser-img train --head xgb --epochs 10
+    """
+    _require_tensorflow()
     from pipelines.train import train as train_model
 
     report = train_model(images_dir, head, out_dir, _train_settings(epochs, seed=seed, max_folds=folds),
@@ -164,20 +242,26 @@ def _metrics_table(scores: dict) -> str:
     return "\n".join(lines)
 
 
-@main.command()
+@main.command(short_help="Score a model on labelled audio.")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
-              help="Model directory [default: newest under ./artifacts].")
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None, help=MODEL_HELP)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
-              help="Where to write evaluation.json and confusion.png.")
+              show_default="artifacts/evaluations/MODEL--SOURCE",
+              help="Where to write evaluation.json (figures and every clip's answer) and confusion.png.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @_errors_for_people
 def evaluate(sources, model_dir, out_dir, as_json):
-    """Score a model on labelled audio (RAVDESS/TESS/SAVEE/CREMA-D names or emotion folders)."""
+    """Score a model on labelled audio (RAVDESS/TESS/SAVEE/CREMA-D names or emotion folders).
+
+    \b
+    Examples:
+      ser-img evaluate path/to/Actor_19 path/to/Actor_20
+      ser-img evaluate my_data --model artifacts/NAME --out report
+    """
     from pipelines.evaluate import evaluate as evaluate_model
 
     result = evaluate_model(list(sources), model_dir, out_dir, progress=_progress)
-    click.echo(f"model: {result.model_dir}", err=True)
+    log.info("model: %s", result.model_name)
     if as_json:
         click.echo(json.dumps(result.report, indent=2))
     else:
@@ -199,54 +283,70 @@ def _evaluation_table(report: dict) -> str:
     return "\n".join(lines)
 
 
-@main.command()
+
+@main.command(short_help="Predict the emotion of audio files or folders.")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
-              help="Model directory [default: newest under ./artifacts].")
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None, help=MODEL_HELP)
 @click.option("--window", "window_s", type=click.FloatRange(0.25, 60), default=None,
-              help="Seconds per segment of a long recording [the model's window].")
-@click.option("--hop", "hop_s", type=click.FloatRange(0.05, 60), default=None,
-              help="Seconds between segment starts [half the window].")
+              show_default="the model's, 3 s for the shipped one",
+              help="Seconds per segment of a long recording.")
+@click.option("--hop", "hop_s", type=click.FloatRange(0.05, 60), default=None, show_default="half the window",
+              help="Seconds between segment starts.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per file, with its timeline.")
 @click.option("--csv", "as_csv", is_flag=True,
-              help="CSV, one row per segment: path, start, end, label, 8 probabilities.")
+              help="CSV, one row per segment: source, start, end, label, 8 probabilities.")
+@click.option("--explain", is_flag=True,
+              help="Show which time-frequency regions of the spectrogram drove each decision: a field of "
+                   "the --json records, else PNGs written to --explain-dir.")
+@click.option("--explain-dir", type=click.Path(path_type=Path), default=Path("explanations"), show_default=True,
+              help="Where --explain writes its PNGs (without --json).")
+@click.option("--workers", type=click.IntRange(1), default=None, show_default="all cores",
+              help="Processes decoding short files.")
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None,
               help="Write a Parquet dataset (folder) instead of printing; a rerun scores only files without a row.")
 @_scheduler_option
 @click.option("--files-per-task", type=click.IntRange(1), default=None,
               help="Files per batch on a worker and per Parquet part [64 with --scheduler, else 256].")
 @_errors_for_people
-def predict(sources, model_dir, window_s, hop_s, as_json, as_csv, out, scheduler, files_per_task):
+def predict(sources, model_dir, window_s, hop_s, as_json, as_csv, explain, explain_dir, workers, out, scheduler,
+            files_per_task):
     """Predict the emotion of audio files or folders.
 
     Recordings longer than twice the window are scored window by window, skipping
     silence: a timeline of segments, an overall label and the share of time per emotion.
+
+    \b
+    Examples:
+      ser-img predict talk.wav
+      ser-img predict recordings/ --json --explain > answers.json
     """
-    from pipelines.predict import predict_files
+    from pipelines.predict import predict_files, write_explanations
 
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
     if out is not None:
-        if as_json or as_csv:
-            raise click.UsageError("--out writes Parquet: leave out --json and --csv")
+        if as_json or as_csv or explain:
+            raise click.UsageError("--out writes Parquet: leave out --json, --csv and --explain")
         return _predict_to_parquet(sources, out, model_dir, scheduler, window_s, hop_s, files_per_task)
     if scheduler:
+        if explain:
+            raise click.UsageError("--explain runs on this machine: leave out --scheduler")
         from pipelines.cluster import FILES_PER_TASK, predict_on_cluster
 
         report = predict_on_cluster(list(sources), scheduler, model_dir, window_s=window_s, hop_s=hop_s,
                                     files_per_task=files_per_task or FILES_PER_TASK, progress=_progress)
     else:
-        report = predict_files(list(sources), model_dir, window_s=window_s, hop_s=hop_s, progress=_progress)
-    click.echo(f"model: {report.model_dir}", err=True)
+        report = predict_files(list(sources), model_dir, window_s=window_s, hop_s=hop_s, workers=workers,
+                               progress=_progress, explain=explain)
+    log.info("model: %s", report.model_name)
     if as_json:
-        records = [{"path": p.source, **{k: v for k, v in p.to_dict().items() if k != "source"}}
-                   for p in report.predictions]
-        records += [{"path": source, "label": None, "error": error} for source, error in report.failures]
-        click.echo(json.dumps(records, indent=2))
-    elif as_csv:
-        click.echo(_timeline_csv(report.predictions), nl=False)
-    else:
-        click.echo(_prediction_table(report.predictions))
+        click.echo(json.dumps(report.records(), indent=2))
+    elif report.predictions:
+        click.echo(_timeline_csv(report.predictions) if as_csv else _prediction_table(report.predictions),
+                   nl=not as_csv)
+        if explain:
+            written = write_explanations(report.predictions, explain_dir)
+            log.info("explanations: %d image(s) in %s", len(written), explain_dir)
     _finish(report.failures)
 
 
@@ -255,7 +355,9 @@ def _predict_to_parquet(sources, out, model_dir, scheduler, window_s, hop_s, fil
 
     report = predict_to_parquet(list(sources), out, model_dir, scheduler, window_s=window_s, hop_s=hop_s,
                                 files_per_task=files_per_task, progress=_progress)
-    click.echo(f"model: {report.model_dir}", err=True)
+    from ser_img.recognizer import describe_model_dir
+
+    log.info("model: %s", describe_model_dir(report.model_dir))
     click.echo(f"{report.scored} scored, {report.already_done} already in {out}, {len(report.failures)} failed "
                f"-> {out}")
     _finish(report.failures)
@@ -267,11 +369,11 @@ def _timeline_csv(predictions) -> str:
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["path", "start", "end", "label", *EMOTIONS])
+    writer.writerow(["source", "start", "end", "label", *EMOTIONS])
     for p in predictions:
         for s in p.timeline:
             writer.writerow([p.source, f"{s.start:.3f}", f"{s.end:.3f}", s.label,
-                             *(f"{s.probabilities[e]:.6f}" for e in EMOTIONS)])
+                             *(f"{x:.6f}" for x in s.probabilities)])
     return out.getvalue()
 
 
@@ -280,32 +382,38 @@ def _prediction_table(predictions) -> str:
     for p in predictions:
         name = Path(p.source).name
         name = name if len(name) <= 31 else "…" + name[-30:]
-        lines.append(f"{name:<32}{p.label:<11}" + "".join(f"{p.probabilities[e]:>8.3f}" for e in EMOTIONS))
+        lines.append(f"{name:<32}{p.label:<11}" + "".join(f"{x:>8.3f}" for x in p.probabilities))
         if p.is_timeline:
-            shares = ", ".join(f"{e} {share:.0%}" for e, share in sorted(p.shares.items(), key=lambda x: -x[1])
+            shares = ", ".join(f"{e} {share:.0%}" for e, share in sorted(zip(EMOTIONS, p.shares), key=lambda x: -x[1])
                                if share > 0)
             lines.append(f"  {p.duration_s:.1f} s, {len(p.timeline)} segments, {p.silent_s:.1f} s silence "
                          f"skipped; time per emotion: {shares}")
             lines += [f"  {s.start:>9.2f}-{s.end:<9.2f}{s.label:<11}" +
-                      "".join(f"{s.probabilities[e]:>8.3f}" for e in EMOTIONS) for s in p.timeline]
+                      "".join(f"{x:>8.3f}" for x in s.probabilities) for s in p.timeline]
     return "\n".join(lines)
 
 
-@main.command()
-@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
-              help="Model directory [default: newest under ./artifacts].")
+@main.command(short_help="Serve the HTTP API and the web page.")
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None, help=MODEL_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; 0.0.0.0 exposes the server to the network.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on; 0 picks a free one.")
 @click.option("--max-upload-mb", type=click.FloatRange(0.01), default=100.0, show_default=True,
-              help="Largest upload accepted.")
+              help="Largest upload accepted, in MiB.")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(0.1), default=120.0, show_default=True,
               help="Seconds a request may take before it is answered 504.")
 @click.option("--workers", type=click.IntRange(1), default=4, show_default=True,
               help="Requests decoded and scored at once.")
 @_errors_for_people
 def serve(model_dir, host, port, max_upload_mb, timeout_s, workers):
-    """Serve the HTTP API and the web page (http://HOST:PORT/), model loaded once."""
+    """Serve the HTTP API and the web page (http://HOST:PORT/), model loaded once.
+
+    \b
+    Examples:
+      ser-img serve                          # then open http://127.0.0.1:8000/
+      curl -F file=@talk.wav 'http://127.0.0.1:8000/predict?explain=true'
+    """
     from pipelines.serve import ServeSettings
     from pipelines.serve import serve as run_server
 
@@ -314,20 +422,34 @@ def serve(model_dir, host, port, max_upload_mb, timeout_s, workers):
     run_server(model_dir, host, port, settings)
 
 
-@main.command()
+@main.command(short_help="The shipped model on real clips, then a synthetic run.")
 @click.option("--workdir", type=click.Path(path_type=Path), default=Path("data/demo"), show_default=True,
               help="Where the synthetic audio, images and evaluation go.")
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=Path("data/demo/model"),
-              show_default=True, help="Where the demo model goes (replaced if present).")
+              show_default=True, help="Where the synthetic demo model goes (replaced if present).")
 @click.option("--epochs", type=click.IntRange(1), default=_TRAIN_DEFAULTS.cnn.epochs, show_default=True,
-              help="CNN epochs.")
+              help="CNN epochs for the synthetic model.")
 @_errors_for_people
 def demo(workdir, model_dir, epochs):
-    """Run everything on a small SYNTHETIC corpus: render, train, evaluate, predict."""
+    """The shipped model on real speech examples, then a SYNTHETIC corpus rendered,
+    trained on, evaluated and predicted.
+
+    \b
+    Examples:
+      ser-img demo
+      ser-img demo --epochs 5 --workdir /tmp/demo --model /tmp/demo/model
+    """
+    from pipelines.demo import run_examples
+
+    examples = run_examples()
+    click.echo(f"1. The shipped model, {examples.model_name}, on real speech.\n   Clips: {examples.attribution}\n")
+    click.echo(_examples_table(examples.rows))
+    click.echo(f"\n{examples.correct} of {len(examples.rows)} right; {examples.note}\n")
+    _require_tensorflow()
     from pipelines.demo import run_demo
 
     report = run_demo(workdir, model_dir, settings=_train_settings(epochs), progress=_progress)
-    click.echo("SYNTHETIC demo corpus: these figures say nothing about real speech.\n")
+    click.echo("2. A SYNTHETIC corpus, trained on here: these figures say nothing about real speech.\n")
     click.echo(_metrics_table(report.train.metrics))
     click.echo(f"\nheld-out synthetic speakers ({report.evaluation.out_dir}):")
     click.echo(_evaluation_table(report.evaluation.report))
@@ -335,6 +457,15 @@ def demo(workdir, model_dir, epochs):
     click.echo(_prediction_table(report.predictions.predictions))
     click.echo(f"\nmodel: {report.train.model_dir}  -  try: ser-img predict --model {report.train.model_dir} "
                f"{workdir}/audio/heldout")
+
+
+def _examples_table(rows) -> str:
+    lines = [f"{'file':<28}{'truth':<11}{'predicted':<11}" + "".join(f"{name[:7]:>8}" for name in EMOTIONS)]
+    for name, truth, recognition in rows:
+        mark = "" if truth == recognition.label else " x"
+        lines.append(f"{name:<28}{truth:<11}{recognition.label + mark:<11}"
+                     + "".join(f"{p:>8.3f}" for p in recognition.probabilities))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

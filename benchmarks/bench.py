@@ -96,13 +96,13 @@ def stage_latency(args) -> dict:
 
 def stage_batch(args) -> dict:
     from pipelines.predict import predict_files
-    from ser_img.model import load_model
+    from ser_img.recognizer import EmotionRecognizer
 
     files = audio_files(args.data, args.clips)
-    model = load_model(args.model)
-    predict_files(files[:8], model=model, model_dir=args.model)  # warm up
+    recognizer = EmotionRecognizer.load(args.model)
+    predict_files(files[:8], recognizer=recognizer)  # warm up
     started = time.perf_counter()
-    report = predict_files(files, model=model, model_dir=args.model)
+    report = predict_files(files, recognizer=recognizer)
     seconds = time.perf_counter() - started
     return {"clips": len(report.predictions), "clips_per_s": round(len(report.predictions) / seconds, 1)}
 

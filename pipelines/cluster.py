@@ -2,7 +2,7 @@
 
 The client finds the files, sends the model to the workers once (its files' bytes, checked
 against the model's manifest on both sides) and submits batches of paths; each worker
-loads the model once per process and scores its batches with `predict_files`, the code
+loads the model once per process and scores its batches with the recognizer (`recognize_paths`), the code
 path of a local run, so the answers are the same. Only the client writes results, one
 Parquet part per finished batch (ser_img.results), so a task that Dask runs again after a
 worker died can never add a second row. Audio paths (and render's output folder) must be
@@ -27,12 +27,12 @@ from pathlib import Path
 from ser_img.errors import ClusterError, SerImgError, UsageError
 from ser_img.files import find_audio
 from ser_img.model import MANIFEST_FILE, EmotionModel, load_model, read_description
-from ser_img.recognizer import model_info, resolve_model_dir
+from ser_img.recognizer import FILE_BATCH, EmotionRecognizer, model_info, resolve_model_dir
 from ser_img.results import ParquetResults, failure_row, file_row, segment_rows
 from ser_img.spectrogram import RenderSettings
 
 from . import Progress, no_progress
-from .predict import BATCH, PredictReport, assemble_report, predict_files
+from .predict import PredictReport, assemble_report, recognize_paths
 from .render import RenderReport, render_folder
 
 log = logging.getLogger("ser_img")
@@ -84,15 +84,14 @@ def score_batch(bundle: ModelBundle, paths: list[str], window_s: float | None,
     """One task: a batch scored on a worker. A bad file is a failure in the report, never an
     exception, so Dask never sees a failed task for it."""
     model, folder = worker_model(bundle)
+    recognizer = EmotionRecognizer(model, folder, window_s=window_s, hop_s=hop_s, workers=1)
     try:
-        return predict_files(list(map(Path, paths)), folder, model=model, workers=1, window_s=window_s,
-                             hop_s=hop_s)
+        return recognize_paths(recognizer, list(map(Path, paths)))
     except Exception:  # noqa: BLE001 - something unforeseen in one file: find it file by file
         results = {}
         for path in map(Path, paths):
             try:
-                one = predict_files([path], folder, model=model, workers=1, window_s=window_s, hop_s=hop_s)
-                results[path] = one.predictions[0] if one.predictions else one.failures[0][1]
+                results[path] = recognize_paths(recognizer, [path]).answers[0][1]
             except Exception as exc:  # noqa: BLE001
                 results[path] = f"{path}: {type(exc).__name__}: {exc}"
         return assemble_report(folder, list(map(Path, paths)), results)
@@ -238,9 +237,9 @@ def _scored_batches(client, model_dir: Path, paths: list[Path], window_s, hop_s,
     """PredictReports of batches of `paths`, as they finish: on the cluster, else on this machine."""
     batches = [paths[i : i + files_per_task] for i in range(0, len(paths), files_per_task)]
     if client is None:
-        model = load_model(model_dir)
+        recognizer = EmotionRecognizer(load_model(model_dir), model_dir, window_s=window_s, hop_s=hop_s)
         for batch in batches:
-            yield predict_files(batch, model_dir, model=model, window_s=window_s, hop_s=hop_s)
+            yield recognize_paths(recognizer, batch)
         return
     check_workers(client, readable=[Path(paths[0]).parent] if paths else [])
     bundle = client.scatter(bundle_model(model_dir), broadcast=True)
@@ -310,7 +309,7 @@ def predict_to_parquet(sources: list[Path], out: Path, model_dir: Path | None = 
     report = ParquetReport(out=Path(out), model_dir=model_dir, already_done=len(paths) - len(todo))
     if not todo:
         return report
-    per_task = files_per_task or (FILES_PER_TASK if scheduler else BATCH)
+    per_task = files_per_task or (FILES_PER_TASK if scheduler else FILE_BATCH)
     where = " on the cluster" if scheduler else ""
     with _client_or_none(scheduler) as client:
         batches = _scored_batches(client, model_dir, todo, window_s, hop_s, per_task)

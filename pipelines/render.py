@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ser_img.audio import load_audio
 from ser_img.errors import SerImgError, UsageError
 from ser_img.files import find_audio
-from ser_img.labels import clip_info
+from ser_img.folds import MIN_SPEAKERS
+from ser_img.labels import clip_info, speaker_lookup
 from ser_img.manifest import (
     MANIFEST_NAME,
     ManifestRow,
@@ -26,9 +24,13 @@ from ser_img.manifest import (
 from ser_img.features import feature_path, render_inputs, write_features
 from ser_img.spectrogram import RenderSettings, remove_stale_temporaries, write_png
 
-from . import Progress, no_progress, single_threaded_blas
+from ser_img.parallel import run_parallel
+
+from . import Progress, no_progress
 
 log = logging.getLogger("ser_img")
+SPEAKER_HINT = ("give each clip its speaker with 'ser-img render --speaker-from folder' "
+                "(or --speaker-from speakers.csv, rows of path,speaker)")
 # Rendered rows between manifest checkpoints: a killed run loses at most this many clips' work.
 CHECKPOINT_EVERY = 100
 
@@ -117,15 +119,18 @@ def render_folder(
     force: bool = False,
     workers: int | None = None,
     progress: Progress = no_progress,
+    speaker_from: str = "name",
     run=None,
 ) -> RenderReport:
     """Render every audio file under `sources` into `out_dir` and (re)write its manifest.
 
+    `speaker_from` says who speaks in each file: "name", "folder" or a CSV (`speaker_lookup`).
     `run(function, jobs, workers)` yields function(job) for every job, in any order;
     by default `run_parallel` on this machine's cores (pipelines.cluster passes a Dask one).
     """
     run = run or run_parallel
     out_dir = Path(out_dir)
+    speaker_of = speaker_lookup(speaker_from)  # a bad CSV fails before anything is rendered
     settings = settings or RenderSettings()
     found = find_audio(sources)
     if not found:
@@ -164,18 +169,24 @@ def render_folder(
             if done % CHECKPOINT_EVERY == 0:
                 write_manifest(out_dir, report.rows)  # a re-run after a kill resumes from here
     finally:
+        if speaker_from != "name":
+            sources_here = {str(source) for source, _ in found}
+            for row in report.rows:
+                if row.source in sources_here:
+                    row.speaker = speaker_of(Path(row.source)) or ""
         write_manifest(out_dir, report.rows)  # on Ctrl-C too: what was rendered is kept
+    _hint_about_training(report.rows)
     return report
 
 
-def run_parallel(function, jobs: list, workers: int | None = None):
-    """map(function, jobs) over every core, in order; in-process for one worker or job."""
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
-    if workers <= 1:
-        single_threaded_blas()
-        yield from map(function, jobs)
-        return
-    # spawn: the caller may already hold TensorFlow's threads, which fork would copy broken.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=single_threaded_blas) as pool:
-        yield from pool.map(function, jobs, chunksize=max(1, min(16, len(jobs) // (4 * workers))))
+def _hint_about_training(rows: list[ManifestRow]) -> None:
+    """Say now, not at training time, what is missing for training on these clips."""
+    ok = [r for r in rows if r.status == "ok"]
+    labelled = [r for r in ok if r.label]
+    if ok and not labelled:
+        log.info("none of these clips has an emotion label (from corpus names or an emotion-named folder "
+                 "such as my_data/angry/x.wav): they can be predicted, not trained on")
+    elif labelled and len({r.speaker for r in labelled}) < MIN_SPEAKERS["stack"]:
+        speakers = sorted({r.speaker or "unknown" for r in labelled})
+        log.info("the labelled clips come from %d speaker(s) (%s); training needs %d: %s",
+                 len(speakers), ", ".join(speakers), MIN_SPEAKERS["stack"], SPEAKER_HINT)

@@ -13,11 +13,13 @@ into the model at a time. Every expected failure is a 4xx/5xx JSON body {"error"
 """
 
 import asyncio
-import base64
 import contextlib
+import copy
+import errno
 import json
 import logging
 import shutil
+import socket
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -30,8 +32,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
 from ser_img import __version__
-from ser_img.errors import AudioError, UsageError
-from ser_img.recognizer import EmotionRecognizer
+from ser_img.errors import AudioError, DecodeError, UsageError
+from ser_img.recognizer import EmotionRecognizer, describe_model_dir
 
 log = logging.getLogger("ser_img")
 PAGE = Path(__file__).with_name("web") / "index.html"
@@ -61,6 +63,16 @@ def model_card(model_dir: Path | None) -> dict:
         return text if name.endswith(".md") else json.loads(text)
 
     return {"model": read("model.json"), "metrics": read("metrics.json"), "model_card": read(MODEL_CARD)}
+
+
+def _summary(card: dict) -> dict:
+    """The model's measured accuracy and its weights' licence, for the web page's note."""
+    from ser_img.card import weights_licence
+
+    description = card["model"] or {}
+    cv = description.get("cv") or {}
+    return {"accuracy": cv.get("accuracy"), "speakers": len(description.get("speakers", [])),
+            "licence": weights_licence(description.get("speakers", []), card["model_card"])}
 
 
 class _Upload:
@@ -141,22 +153,18 @@ def _mib(size: int) -> str:
     return f"{size / 2**20:.3g} MiB"
 
 
-def _recognize(recognizer: EmotionRecognizer, upload: _Upload, folder: Path, with_image: bool) -> dict:
+def _recognize(recognizer: EmotionRecognizer, upload: _Upload, folder: Path, image: bool, explain: bool) -> dict:
     """Score the upload, then delete its folder, whatever happens (runs on a worker thread)."""
     try:
         if upload.size == 0:
             raise RequestFailed(400, f"{upload.name}: empty upload")
         try:
-            result = recognizer.predict(upload.path, with_image=with_image)
+            result = recognizer.predict(upload.path, image=image, explain=explain)
         except AudioError as exc:
             message = str(exc).replace(str(upload.path), upload.name)
-            raise RequestFailed(415 if "cannot decode" in message else 422, message) from None
-        body = result.to_dict()
-        body.pop("source", None)
-        body["filename"] = upload.name
-        if with_image and result.image_png is not None:
-            body["spectrogram_png"] = base64.b64encode(result.image_png).decode("ascii")
-        return body
+            raise RequestFailed(415 if isinstance(exc, DecodeError) else 422, message) from None
+        result.source = upload.name
+        return result.to_dict()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -202,9 +210,11 @@ def create_app(recognizer: EmotionRecognizer, settings: ServeSettings = ServeSet
     def health():
         return {"status": "ok", "model": recognizer.model_info}
 
+    summary = _summary(card)
+
     @app.get("/model")
     def model():
-        return {**card, **recognizer.model_info, "window_s": recognizer.window_s, "hop_s": recognizer.hop_s}
+        return {**card, **recognizer.model_info, **summary, "window_s": recognizer.window_s, "hop_s": recognizer.hop_s}
 
     upload_body = {"requestBody": {"required": True, "content": {
         "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
@@ -212,11 +222,13 @@ def create_app(recognizer: EmotionRecognizer, settings: ServeSettings = ServeSet
         "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
 
     @app.post("/predict", openapi_extra=upload_body)
-    async def predict(request: Request, image: bool = False):
+    async def predict(request: Request, image: bool = False, explain: bool = False):
         """The emotion of an uploaded recording: label, eight probabilities, timeline, model.
 
-        `image=true` adds `spectrogram_png`: the (first voiced) window the model looked at,
-        base64-encoded.
+        `image=true` adds `spectrogram_png` (base64): the window the model looked at (for long
+        audio, the one most typical of the overall label; `image_window` says which seconds).
+        `explain=true` adds `explanation`: which regions of that image drove the decision,
+        as a grid of probability drops and a PNG drawn over the image.
         """
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > settings.max_upload_bytes + 64 * 1024:
@@ -235,7 +247,8 @@ def create_app(recognizer: EmotionRecognizer, settings: ServeSettings = ServeSet
                 raise RequestFailed(408, message) from None
             raise
         upload.close()
-        job = asyncio.get_running_loop().run_in_executor(pool, _recognize, recognizer, upload, folder, image)
+        job = asyncio.get_running_loop().run_in_executor(pool, _recognize, recognizer, upload, folder, image,
+                                                         explain)
         try:  # on timeout the job still runs to its end and removes the upload
             return await asyncio.wait_for(asyncio.shield(job), deadline - asyncio.get_running_loop().time())
         except asyncio.TimeoutError:
@@ -246,20 +259,45 @@ def create_app(recognizer: EmotionRecognizer, settings: ServeSettings = ServeSet
 
 def load_app(model_dir: Path | None, settings: ServeSettings = ServeSettings()):
     recognizer = EmotionRecognizer.load(model_dir)
-    log.info("model: %s", recognizer.model_dir)
+    log.info("model: %s", describe_model_dir(recognizer.model_dir))
     return create_app(recognizer, settings)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, or a usage error in one line when the address cannot be had."""
+    if not 0 <= port <= 65535:
+        raise UsageError(f"port {port} is not between 0 and 65535")
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        listener = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise UsageError(f"{host}:{port}: cannot listen there ({exc.strerror or exc})") from None
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(f"{host}:{port}: address already in use (another server? choose another --port)") from None
+        raise UsageError(f"{host}:{port}: cannot listen there ({exc.strerror or exc})") from None
+    return listener
 
 
 def serve(model_dir: Path | None, host: str = "127.0.0.1", port: int = 8000,
           settings: ServeSettings = ServeSettings()) -> None:
-    """Load the model once and serve until interrupted."""
+    """Load the model once and serve until interrupted; every log line, access log included, on stderr."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
-    if not 0 <= port <= 65535:
-        raise UsageError(f"port {port} is not between 0 and 65535")
+    listener = bind(host, port)  # before the model loads: a taken port fails at once
     app = load_app(model_dir, settings)
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()  # the CLI's -v/-q
-    uvicorn.run(app, host=host, port=port, log_level=level, timeout_graceful_shutdown=5)
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    config = uvicorn.Config(app, log_level=level, log_config=log_config, timeout_graceful_shutdown=5)
+    log.info("serving on http://%s:%d/ (Ctrl-C stops)", host if ":" not in host else f"[{host}]",
+             listener.getsockname()[1])
+    uvicorn.Server(config).run(sockets=[listener])
 
 
 class BackgroundServer:

@@ -31,7 +31,7 @@ from ser_img import metrics
 from ser_img.card import model_card
 from ser_img.dataset import LabelledImages, load_labelled_images
 from ser_img.errors import ModelError, UsageError
-from ser_img.folds import speaker_folds
+from ser_img.folds import check_speakers, speaker_folds
 from ser_img.features import feature_blocks
 from ser_img.heads import (EMBEDDING_HEADS, N_CLASSES, DenseHead, balanced_weights, build_member, head_features,
                             stack_features, weighted_vote)
@@ -69,6 +69,7 @@ def train(images_dir: Path, head: str = "stack", out_dir: Path | None = None,
         raise UsageError(f"{out_dir}: already exists (choose another --out or pass --force)")
     started = time.perf_counter()
     data = load_labelled_images(images_dir)
+    check_speakers(data.speakers, head)
     folds = speaker_folds(data.speakers, settings.max_folds)
     log.info("training on %d clips from %d speakers in %d speaker-grouped folds%s", len(data.labels),
              len(set(data.speakers)), len(folds),
@@ -94,10 +95,11 @@ def train(images_dir: Path, head: str = "stack", out_dir: Path | None = None,
             "speakers": sorted(set(data.speakers)), "cv": scores["overall"][final], "members": list(oof)[:len(members) + 1],
             **({"stack_weights": stack_weights, "stack_temperature": temperature} if stack_weights else {})}
     model = EmotionModel(head=head, render_settings=data.settings, folds=fold_models, stacker=stacker, info=info)
-    picture = metrics.confusion_png(scores["confusion_matrix"], f"{final}: speaker-grouped CV")
+    picture = metrics.confusion_png(scores["confusion_matrix"], f"{final}: speaker-grouped CV, accuracy "
+                                                                f"{scores['overall'][final]['accuracy']:.1%}")
     reliability = metrics.reliability_png(data.labels, oof[final], f"{final}: reliability (speaker-grouped CV)")
     card = model_card({**info, "render_settings": data.settings.to_dict()}, scores,
-                      [name for name in MEMBERS if name in oof])
+                      [name for name in MEMBERS if name in oof], [r.source for r in data.rows])
     reports = {"confusion.png": encode_png(picture), "reliability.png": encode_png(reliability),
                "oof.npz": _oof_archive(oof, data, folds), "MODEL_CARD.md": card.encode("utf-8")}
     save_model(model, out_dir, scores, reports, replace=force)

@@ -13,7 +13,7 @@ import numpy as np
 import soundfile
 import soxr
 
-from .errors import AudioError
+from .errors import AudioError, DecodeError
 
 # Extensions picked up when a folder is searched; a file named directly is always tried.
 AUDIO_EXTENSIONS = frozenset(
@@ -87,13 +87,13 @@ def _check_readable(path: Path) -> None:
 DECODE_ERRORS = (soundfile.LibsndfileError, RuntimeError, ValueError, OSError, EOFError)
 
 
-def decode_error(path: Path, exc: Exception) -> AudioError:
+def decode_error(path: Path, exc: Exception) -> DecodeError:
     """The one-line error for a file libsndfile cannot decode: its message without the
     "Error opening '...':" preamble, in plainer words."""
     text = str(exc).split(":")[-1].strip().rstrip(".")
     if any(words in text.lower() for words in _NOT_AUDIO):
         text = "not an audio file, or a format this libsndfile cannot read"
-    return AudioError(f"{path}: cannot decode audio ({text or type(exc).__name__})")
+    return DecodeError(f"{path}: cannot decode audio ({text or type(exc).__name__})")
 
 
 def _clean(mono: np.ndarray, path: Path) -> np.ndarray:

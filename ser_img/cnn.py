@@ -16,6 +16,9 @@ def _import_tensorflow_quietly():
     with muted(2):
         import keras
         import tensorflow
+    # "N out of the last M calls ... triggered tf.function retracing": each fold builds a new
+    # model, which is expected; the warning only clutters the training log.
+    tensorflow.get_logger().setLevel("ERROR")
     return keras, tensorflow
 
 

@@ -37,7 +37,9 @@ def load_labelled_images(folder: Path) -> LabelledImages:
     rendered = [r for r in read_manifest(folder) if r.status == "ok"]
     rows = [r for r in rendered if r.label in EMOTIONS]
     if not rows:
-        raise UsageError(f"{folder}: none of the {len(rendered)} rendered clips has an emotion label")
+        raise UsageError(f"{folder}: none of the {len(rendered)} rendered clips has an emotion label; name "
+                         "them as RAVDESS, TESS, SAVEE or CREMA-D do, or put them in folders named after "
+                         f"the emotions (my_data/angry/x.wav: {', '.join(EMOTIONS)}), then render again")
     images = np.stack([read_png(folder / r.image) for r in rows])
     if images.shape[1:3] != (settings.height, settings.width):
         raise UsageError(f"{folder}: images are {images.shape[1:3]}, render settings say "

@@ -13,10 +13,18 @@ class UsageError(SerImgError):
     exit_code = 2
 
 
+class TooFewSpeakersError(UsageError):
+    """Training data from fewer speakers than speaker-grouped training needs."""
+
+
 class AudioError(SerImgError):
     """One audio file could not be read or used."""
 
     exit_code = 1
+
+
+class DecodeError(AudioError):
+    """The bytes are not audio this decoder can read (corrupt, truncated or another format)."""
 
 
 class ModelError(SerImgError):
@@ -29,3 +37,7 @@ class ClusterError(UsageError):
     """A Dask cluster that cannot be reached or used (a worker without ser-img, say)."""
 
     exit_code = 2
+
+
+class NoModelError(ModelError):
+    """No model was named and none is installed or trained."""

@@ -4,7 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import UsageError
+from .errors import TooFewSpeakersError
+
+
+# Speakers each kind of model needs: one held out per fold, and one for each of the two
+# parts of the rest that its CNNs and their heads are cross-fitted on (TrainSettings.cnns_per_fold).
+MIN_SPEAKERS = {"cnn": 3, "mlp": 3, "xgb": 3, "lgbm": 3, "stack": 3}
+
+
+def check_speakers(speakers: list[str], head: str) -> None:
+    """TooFewSpeakersError when there are fewer speakers than a `head` model needs."""
+    groups = sorted(set(speakers))
+    need = MIN_SPEAKERS[head]
+    if len(groups) >= need:
+        return
+    who = f"speaker {groups[0]!r}" if len(groups) == 1 else f"{len(groups)} speakers"
+    other = ""
+    raise TooFewSpeakersError(f"cannot train a {head} model: every labelled clip comes from {who}; it needs at "
+                              f"least {need} speakers{other}")
 
 
 def speaker_folds(speakers: list[str], max_folds: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -16,9 +33,8 @@ def speaker_folds(speakers: list[str], max_folds: int = 5) -> list[tuple[np.ndar
     groups = sorted(set(speakers))
     if len(groups) < 2:
         who = f"speaker {groups[0]!r}" if groups and groups[0] else "one unknown speaker"
-        raise UsageError(
-            f"cannot train: every labelled clip comes from {who}; speaker-independent "
-            "training needs at least two (fill the manifest's speaker column for your own data)"
+        raise TooFewSpeakersError(
+            f"cannot train: every labelled clip comes from {who}; speaker-independent training needs at least two"
         )
     n_folds = min(max_folds, len(groups))
     fold_of = {speaker: i % n_folds for i, speaker in enumerate(groups)}

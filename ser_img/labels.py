@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,3 +106,42 @@ def clip_info(path: Path) -> ClipInfo:
         return parsed
     parent = path.parent.name.lower()
     return ClipInfo(label=parent if parent in EMOTIONS else None, speaker=None)
+
+
+def speaker_lookup(spec: str) -> Callable[[Path], str | None]:
+    """Who speaks in a file, by `spec`: "name" (the corpus naming above), "folder" (the
+    folder the file is in, or the one above it when that one is named after an emotion)
+    or the path of a CSV of `path,speaker` rows (paths as written, relative to the CSV's
+    folder, or bare file names)."""
+    if spec == "name":
+        return lambda path: clip_info(path).speaker
+    if spec == "folder":
+        def folder(path: Path) -> str | None:
+            parent = path.parent
+            if parent.name.lower() in EMOTIONS:
+                parent = parent.parent
+            return parent.name or None
+        return folder
+    return _speaker_table(Path(spec))
+
+
+def _speaker_table(csv_path: Path) -> Callable[[Path], str | None]:
+    import csv
+
+    from .errors import UsageError
+
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as handle:
+            rows = [row for row in csv.reader(handle) if len(row) >= 2 and row[0].strip()]
+    except FileNotFoundError:
+        raise UsageError(f"{csv_path}: no such file (speakers come from their file names, their folders, "
+                         "or a CSV of path,speaker rows)") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UsageError(f"{csv_path}: cannot read speakers ({exc})") from None
+    if rows and [c.strip().lower() for c in rows[0][:2]] == ["path", "speaker"]:
+        rows = rows[1:]
+    if not rows:
+        raise UsageError(f"{csv_path}: no path,speaker rows")
+    by_path = {(csv_path.parent / row[0].strip()).resolve(): row[1].strip() for row in rows}
+    by_name = {Path(row[0].strip()).name: row[1].strip() for row in rows}
+    return lambda path: by_path.get(Path(path).resolve()) or by_name.get(Path(path).name)

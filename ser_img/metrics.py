@@ -94,15 +94,15 @@ def confusion_png(matrix: list[list[int]], title: str) -> np.ndarray:
     """A row-normalised confusion matrix as an RGB image (rows: true, columns: predicted)."""
     counts = np.asarray(matrix, dtype=float)
     share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    cell, left, top = 56, 110, 120
+    cell, left, top = 56, 110, 130
     size = len(EMOTIONS)
     image = np.full((top + size * cell + 20, left + size * cell + 20, 3), 255, np.uint8)
     font = cv2.FONT_HERSHEY_SIMPLEX
-    cv2.putText(image, title[:60], (10, 24), font, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(image, title[:70], (10, 24), font, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(image, "rows: true class, columns: predicted", (10, 46), font, 0.42, (60, 60, 60), 1, cv2.LINE_AA)
     for i, name in enumerate(EMOTIONS):
         cv2.putText(image, name, (8, top + i * cell + cell // 2 + 5), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-        x = left + i * cell + 6
-        cv2.putText(image, name[:7], (x, top - 10), font, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+        _vertical_text(image, name, left + i * cell + cell // 2 - 6, top - 6, font)
         for j in range(size):
             shade = int(255 * (1 - share[i, j]))
             corner = (left + j * cell, top + i * cell)
@@ -110,7 +110,6 @@ def confusion_png(matrix: list[list[int]], title: str) -> np.ndarray:
             ink = (255, 255, 255) if share[i, j] > 0.5 else (0, 0, 0)
             cv2.putText(image, str(int(counts[i, j])), (corner[0] + 14, corner[1] + 34), font, 0.5, ink, 1,
                         cv2.LINE_AA)
-    cv2.putText(image, "true (rows) / predicted (columns)", (left, top - 40), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
     return image
 
 
@@ -140,3 +139,12 @@ def reliability_png(y_true: np.ndarray, probabilities: np.ndarray, title: str) -
                 cv2.LINE_AA)
     cv2.putText(image, "confidence (top-class probability)", (x0 + 60, y0 + 42), font, 0.45, black, 1, cv2.LINE_AA)
     return image
+def _vertical_text(image: np.ndarray, text: str, x: int, bottom: int, font) -> None:
+    """`text` written bottom to top with its baseline at column `x`, ending at row `bottom`."""
+    (width, height), base = cv2.getTextSize(text, font, 0.45, 1)
+    strip = np.full((height + base + 2, width + 2, 3), 255, np.uint8)
+    cv2.putText(strip, text, (1, height + 1), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    turned = np.rot90(strip).copy()  # counter-clockwise: reads bottom to top
+    rows, cols = turned.shape[:2]
+    top = max(0, bottom - rows)
+    image[top:bottom, x : x + cols] = np.minimum(image[top:bottom, x : x + cols], turned[rows - (bottom - top):])

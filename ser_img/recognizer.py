@@ -1,26 +1,29 @@
-"""One code path from audio to an answer, shared by the CLI, the HTTP server and Python.
+"""One object from audio to an answer, shared by the CLI, the HTTP server and Python.
 
     from ser_img import EmotionRecognizer
-    recognizer = EmotionRecognizer.load()          # the default model
-    result = recognizer.predict("talk.wav")
+    recognizer = EmotionRecognizer.load()           # the default model
+    result = recognizer.predict("talk.wav")         # or recognizer.predict(samples, sr=44100)
     result.label, result.probabilities, result.timeline, result.shares
+    for source, answer in recognizer.predict_files(paths): ...   # many files, decoded in parallel
 
-A short clip (up to twice the model's window) is scored whole, exactly as it was rendered
-for training: trimmed and centred in the window. A longer recording is read in blocks and
-scored window by window (``window_s`` long, every ``hop_s``); windows that hold only
-silence are skipped. Each scored window is a segment of the timeline; the overall label
-and probabilities weigh the segments by the time each one stands for, and `shares` is the
+The recognizer holds the model, the window, the hop and the number of decoding workers.
+A file is read, then goes down the same path as a signal: a short one (up to twice the
+window) is scored whole, exactly as clips were rendered for training; a longer one is
+cut into windows (`window_s` long, every `hop_s`, read in blocks so memory stays flat),
+silent windows are skipped, and each scored window is a segment of the timeline. The
+overall probabilities weigh the segments by the time each stands for; `shares` is the
 part of the scored time each emotion takes.
 
-Clips are rendered once (`render_inputs`: the image and the descriptors, as in training)
-and scored through `EmotionModel.predict_prepared`; the image shown on request is that same one.
+Probabilities stay arrays (in `EMOTIONS` order) until `Recognition.to_dict()` makes the
+record that `predict --json`, the HTTP API and Python users all see.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import base64
+import itertools
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,71 +31,103 @@ import numpy as np
 
 from . import __version__
 from .audio import load_audio, to_rate
-from .errors import AudioError, ModelError, UsageError
+from .errors import AudioError, NoModelError, SerImgError, UsageError
 from .labels import EMOTIONS
 from .features import render_inputs
-from .spectrogram import encode_png
+from .spectrogram import RenderSettings, encode_png, to_image
 from .stream import BLOCK_S, Window, audio_duration, loudest_frame_db, read_blocks, sliding_windows
 
 LONG_FACTOR = 2.0  # audio longer than this many windows is scored as a timeline
 SILENCE_DB = -50.0  # a window whose loudest 16-ms stretch is below this level (dBFS) is skipped
-WINDOW_BATCH = 32  # windows scored per call to the model
+WINDOW_BATCH = 32  # windows (or short files) scored per call to the model
+FILE_BATCH = 256  # short files handed to the decoding workers at a time, so memory stays flat on big folders
+
+# progress(iterable, total, label) -> the same items (pipelines.Progress)
+Progress = Callable[[Iterable, int, str], Iterable]
+
+
+def _no_progress(items, total, label):
+    return items
 
 
 @dataclass
 class Segment:
     start: float  # seconds from the start of the audio
     end: float
-    label: str
-    probabilities: dict[str, float]
+    probabilities: np.ndarray  # the eight classes, in EMOTIONS order
+
+    @property
+    def label(self) -> str:
+        return EMOTIONS[int(np.argmax(self.probabilities))]
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return {"start": self.start, "end": self.end, "label": self.label,
+                "probabilities": named(self.probabilities)}
 
 
 @dataclass
 class Recognition:
-    """What the recognizer says about one recording (the API's JSON is `to_dict()`)."""
+    """What the recognizer says about one recording; `to_dict()` is its one record shape."""
 
-    label: str
-    probabilities: dict[str, float]  # the eight classes, in EMOTIONS order
+    source: str | None  # the file (its upload name on the server); None for an array
+    probabilities: np.ndarray  # the eight classes, in EMOTIONS order
     duration_s: float
     timeline: list[Segment]  # one segment for a short clip
-    shares: dict[str, float]  # part of the scored time per emotion; sums to 1
+    shares: np.ndarray  # part of the scored time per emotion; sums to 1
     model: dict[str, str]  # name and version
-    source: str | None = None
     silent_s: float = 0.0  # time skipped as silence (long audio only)
-    image_png: bytes | None = field(default=None, repr=False)  # what the model looked at, on request
+    image: np.ndarray | None = field(default=None, repr=False)  # what the model looked at, on request
+    image_window: tuple[float, float] | None = None  # the seconds of audio that image shows
+    explanation: np.ndarray | None = field(default=None, repr=False)  # (grid, grid) importance, on request
+
+    @property
+    def label(self) -> str:
+        return EMOTIONS[int(np.argmax(self.probabilities))]
 
     @property
     def is_timeline(self) -> bool:
         return len(self.timeline) > 1
 
     def to_dict(self) -> dict:
-        values = dataclasses.asdict(self)
-        del values["image_png"]
-        if values["source"] is None:
-            del values["source"]
-        return values
+        record = {"source": self.source, "label": self.label, "probabilities": named(self.probabilities),
+                  "duration_s": self.duration_s, "timeline": [s.to_dict() for s in self.timeline],
+                  "shares": named(self.shares), "silent_s": self.silent_s, "model": self.model}
+        if self.image is not None:
+            record["spectrogram_png"] = _base64_png(self.image)
+            record["image_window"] = list(self.image_window)
+        if self.explanation is not None:
+            from .explain import overlay
+
+            record["explanation"] = {
+                "method": "occlusion", "label": self.label, "window": list(self.image_window),
+                "grid": [[round(float(x), 4) for x in row] for row in self.explanation],
+                "png": _base64_png(overlay(self.image, self.explanation))}
+        return record
+
+
+def failure_record(source: str, error: str) -> dict:
+    """The record of a file that could not be recognized, in `Recognition.to_dict()`'s shape."""
+    return {"source": source, "label": None, "error": error}
 
 
 class EmotionRecognizer:
-    """A loaded model and the settings to apply it; safe to share between threads.
+    """A loaded model and how to apply it: window, hop, decoding workers. Thread-safe.
 
     Concurrent calls are batched: clips waiting while the model is busy are scored
     together in its next pass.
     """
 
     def __init__(self, model, model_dir: Path | None = None, window_s: float | None = None,
-                 hop_s: float | None = None, silence_db: float = SILENCE_DB):
+                 hop_s: float | None = None, workers: int | None = None, silence_db: float = SILENCE_DB):
         self.model = model
         self.model_dir = Path(model_dir) if model_dir is not None else None
-        settings = model.render_settings
-        self.sample_rate = settings.sample_rate
-        self.window_s = float(window_s or settings.window_s)
+        self.settings: RenderSettings = model.render_settings
+        self.sample_rate = self.settings.sample_rate
+        self.window_s = float(window_s or self.settings.window_s)
         self.hop_s = float(hop_s or self.window_s / 2)
         if self.window_s <= 0 or self.hop_s <= 0:
             raise UsageError("window and hop must be positive")
+        self.workers = workers
         self.silence_db = silence_db
         self._score = _Batcher(model.predict_prepared)
 
@@ -108,103 +143,228 @@ class EmotionRecognizer:
     def model_info(self) -> dict[str, str]:
         return model_info(self.model.info)
 
-    def is_long(self, duration_s: float) -> bool:
-        return duration_s > LONG_FACTOR * self.window_s
+    def is_long(self, duration_s: float | None) -> bool:
+        return duration_s is not None and duration_s > LONG_FACTOR * self.window_s
 
-    def predict(self, source: str | Path | np.ndarray, sr: int | None = None,
-                with_image: bool = False) -> Recognition:
+    # -- one recording -------------------------------------------------------------------
+
+    def predict(self, source: str | Path | np.ndarray, sr: int | None = None, image: bool = False,
+                explain: bool = False, advance: Callable[[float], None] | None = None) -> Recognition:
         """Recognize a file (any format libsndfile reads) or a mono/(n, channels) array at `sr` Hz.
 
-        An array without `sr` is taken to be at the model's sample rate.
+        `image` keeps the spectrogram image the model looked at; `explain` adds which of its
+        regions drove the decision. `advance(seconds)` is told as long audio is scored.
         """
         if isinstance(source, np.ndarray):
-            return self._predict_array(source, sr, with_image)
+            return self._predict_signal(source, sr, image, explain, advance)
+        if sr is not None:
+            raise UsageError("sr is for arrays; a file's rate is read from the file")
         path = Path(source)
         duration = audio_duration(path)
-        if duration is not None and self.is_long(duration):
-            return self.predict_long(path, duration, with_image)
+        if self.is_long(duration):
+            return self._recognize(read_blocks(path, self.sample_rate), duration, str(path), image, explain, advance)
         audio = load_audio(path, self.sample_rate)
-        return self.predict_clips([audio.samples], [audio.duration_s], [str(path)], with_image)[0]
+        return self._recognize([audio.samples], audio.duration_s, str(path), image, explain, advance)
 
-    def _predict_array(self, samples: np.ndarray, sr: int | None, with_image: bool) -> Recognition:
+    def _predict_signal(self, samples: np.ndarray, sr: int | None, image: bool, explain: bool,
+                        advance) -> Recognition:
+        if sr is None:
+            raise UsageError("an audio array needs its sample rate: predict(samples, sr=RATE)")
         samples = np.asarray(samples, dtype=np.float32)
         if samples.ndim == 2:
             samples = samples.mean(axis=1)
         if samples.ndim != 1 or samples.size == 0:
             raise AudioError("audio array: expected a non-empty mono array or (samples, channels)")
-        rate = int(sr or self.sample_rate)
-        samples = to_rate(np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0), rate, self.sample_rate)
+        samples = to_rate(np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0), int(sr), self.sample_rate)
         duration = samples.size / self.sample_rate
-        if not self.is_long(duration):
-            return self.predict_clips([samples], [duration], [None], with_image)[0]
         block = int(BLOCK_S * self.sample_rate)
-        blocks = (samples[i : i + block] for i in range(0, samples.size, block))
-        return self._timeline(blocks, duration, None, with_image)
+        blocks = [samples[i : i + block] for i in range(0, samples.size, block)] if self.is_long(duration) else [samples]
+        return self._recognize(blocks, duration, None, image, explain, advance)
 
-    def predict_clips(self, signals: list[np.ndarray], durations: list[float], sources: list[str | None],
-                      with_image: bool = False) -> list[Recognition]:
-        """Short clips, scored in one batch, each whole as in training: one segment each."""
-        return self.predict_prepared(self._prepare(signals), durations, sources, with_image)
+    def _recognize(self, blocks: Iterable[np.ndarray], duration_s: float, source: str | None, image: bool,
+                   explain: bool, advance) -> Recognition:
+        """The one path for files and arrays: whole for a short clip, windowed for long audio."""
+        if not self.is_long(duration_s):
+            (samples,) = blocks
+            prepared = self._prepare([samples])
+            return self._clip_result(prepared[0], self._score(prepared)[0], duration_s, source, image, explain)
+        return self._timeline(blocks, duration_s, source, image, explain, advance)
 
-    def predict_prepared(self, prepared: list[tuple], durations: list[float], sources: list[str | None],
-                         with_image: bool = False) -> list[Recognition]:
-        """Like `predict_clips`, for clips already rendered by `render_inputs` (in worker
-        processes, say)."""
-        results = []
-        for (image, _), duration, source, row in zip(prepared, durations, sources, self._score(prepared)):
-            named = _named(row)
-            label = EMOTIONS[int(row.argmax())]
-            results.append(Recognition(
-                label=label, probabilities=named, duration_s=round(duration, 3),
-                timeline=[Segment(0.0, round(duration, 3), label, named)],
-                shares={e: float(e == label) for e in EMOTIONS}, model=self.model_info, source=source,
-                image_png=encode_png(image) if with_image else None))
-        return results
+    def _clip_result(self, prepared: tuple, row: np.ndarray, duration_s: float, source: str | None,
+                     image: bool, explain: bool) -> Recognition:
+        end = round(float(duration_s), 3)
+        result = Recognition(source=source, probabilities=row, duration_s=end, timeline=[Segment(0.0, end, row)],
+                             shares=np.eye(len(EMOTIONS))[int(row.argmax())], model=self.model_info)
+        return self._with_image(result, prepared, (0.0, end), image, explain)
+
+    def _with_image(self, result: Recognition, prepared: tuple, window: tuple[float, float], image: bool,
+                    explain: bool) -> Recognition:
+        if image or explain:
+            result.image, result.image_window = prepared[0], window
+        if explain:
+            result.explanation = self.explain(*prepared, int(result.probabilities.argmax()))
+        return result
+
+    def explain(self, image: np.ndarray, descriptors: np.ndarray, target: int) -> np.ndarray:
+        """(grid, grid) drop in class `target`'s probability when each cell of `image` is hidden.
+
+        Forward passes through the inference runtime only; the descriptors are held fixed, so
+        the map says what the image contributed.
+        """
+        from .explain import occlusion
+
+        silence = to_image(np.zeros((1, 1), np.float32), self.settings)[0, 0]
+        return occlusion(lambda images: self.score_images(images, descriptors), image, target, silence)
+
+    def score_images(self, images: np.ndarray, descriptors: np.ndarray) -> np.ndarray:
+        """Probabilities of images that share one clip's descriptors (explanations and their tests)."""
+        return self._score([(im, descriptors) for im in images])
 
     def _prepare(self, signals: list[np.ndarray]) -> list[tuple]:
         """Rendered in the caller's thread, so concurrent requests render in parallel."""
-        return [render_inputs(signal, self.model.render_settings) for signal in signals]
+        return [render_inputs(signal, self.settings) for signal in signals]
 
-    def predict_long(self, path: Path, duration_s: float | None = None, with_image: bool = False) -> Recognition:
-        """A long file as a timeline, decoded block by block (memory stays bounded)."""
-        return self._timeline(read_blocks(path, self.sample_rate), duration_s, str(path), with_image)
-
-    def _timeline(self, blocks: Iterable[np.ndarray], duration_s: float | None, source: str | None,
-                  with_image: bool) -> Recognition:
+    def _timeline(self, blocks: Iterable[np.ndarray], duration_s: float, source: str | None, image: bool,
+                  explain: bool, advance) -> Recognition:
         rate = self.sample_rate
         window, hop = int(round(self.window_s * rate)), int(round(self.hop_s * rate))
         frame = max(1, int(0.016 * rate))
-        segments: list[Segment] = []
-        weights: list[float] = []
-        silent = 0.0
-        first_image: np.ndarray | None = None
-        total = 0
+        starts, ends, rows, weights = [], [], [], []
+        silent, total = 0.0, 0
+        shown: dict[int, tuple] = {}  # per class: (probability, prepared, window) of its most typical window
         for batch in _batched(sliding_windows(blocks, window, hop, min_tail=hop), WINDOW_BATCH):
-            total = batch[-1].end
             voiced = [w for w in batch if loudest_frame_db(w.samples, frame) >= self.silence_db]
             silent += (sum(_span(w, hop) for w in batch) - sum(_span(w, hop) for w in voiced)) / rate
-            if not voiced:
-                continue
-            prepared = self._prepare([w.samples for w in voiced])
-            if first_image is None:
-                first_image = prepared[0][0]
-            for w, row in zip(voiced, self._score(prepared)):
-                named = _named(row)
-                segments.append(Segment(round(w.start / rate, 3), round(w.end / rate, 3),
-                                        EMOTIONS[int(row.argmax())], named))
-                weights.append(_span(w, hop) / rate)
-        where = source or "audio array"
-        if not segments:
-            raise AudioError(f"{where}: only silence (no stretch louder than {self.silence_db:.0f} dBFS)")
-        probs = np.array([[s.probabilities[e] for e in EMOTIONS] for s in segments])
-        weight = np.array(weights)
+            if voiced:
+                prepared = self._prepare([w.samples for w in voiced])
+                for w, row, inputs in zip(voiced, self._score(prepared), prepared):
+                    starts.append(w.start / rate)
+                    ends.append(w.end / rate)
+                    rows.append(row)
+                    weights.append(_span(w, hop) / rate)
+                    best = int(row.argmax())
+                    if (image or explain) and row[best] > shown.get(best, (-1.0,))[0]:
+                        shown[best] = (row[best], inputs, (round(w.start / rate, 3), round(w.end / rate, 3)))
+            if advance is not None:
+                advance((batch[-1].end - total) / rate)
+            total = batch[-1].end
+        if not rows:
+            raise AudioError(f"{source or 'audio array'}: only silence (no stretch louder than "
+                             f"{self.silence_db:.0f} dBFS)")
+        probs, weight = np.array(rows), np.array(weights)
         overall = (probs * weight[:, None]).sum(axis=0) / weight.sum()
-        shares = {e: float(weight[[s.label == e for s in segments]].sum() / weight.sum()) for e in EMOTIONS}
-        return Recognition(
-            label=EMOTIONS[int(overall.argmax())], probabilities=_named(overall),
-            duration_s=round(duration_s if duration_s is not None else total / rate, 3), timeline=segments,
-            shares=shares, model=self.model_info, source=source, silent_s=round(silent, 3),
-            image_png=encode_png(first_image) if with_image else None)
+        shares = np.bincount(probs.argmax(axis=1), weights=weight, minlength=len(EMOTIONS)) / weight.sum()
+        result = Recognition(
+            source=source, probabilities=overall, duration_s=round(float(duration_s), 3),
+            timeline=[Segment(round(s, 3), round(e, 3), r) for s, e, r in zip(starts, ends, rows)],
+            shares=shares, model=self.model_info, silent_s=round(silent, 3))
+        if shown:
+            # The image: the window most typical of the overall label (else of any label).
+            _, inputs, where = shown.get(int(overall.argmax())) or max(shown.values(), key=lambda x: x[0])
+            self._with_image(result, inputs, where, image, explain)
+        return result
+
+    # -- many files ------------------------------------------------------------------------
+
+    def predict_files(self, paths: list[Path], image: bool = False, explain: bool = False,
+                      progress: Progress = _no_progress) -> list[tuple[Path, Recognition | SerImgError]]:
+        """(path, answer or the error that stopped it) for each file, in the order given.
+
+        Short files are decoded and rendered on `workers` processes and scored in batches;
+        long ones are read block by block, their progress counted in seconds of audio.
+        """
+        durations = {path: audio_duration(path) for path in paths}
+        short = [p for p in paths if not self.is_long(durations[p])]
+        answers: dict[Path, Recognition | SerImgError] = {}
+        if short:
+            label = f"scoring {len(short)} clip{'s' * (len(short) != 1)}"
+            for path, answer in progress(self._short_files(short, image, explain), len(short), label):
+                answers[path] = answer
+        for path in paths:
+            if path not in answers:
+                answers[path] = self._long_file(path, durations[path], image, explain, progress)
+        return [(path, answers[path]) for path in paths]
+
+    def _short_files(self, paths: list[Path], image: bool, explain: bool) -> Iterator[tuple]:
+        """(path, answer) as each is ready: decoded on workers, scored WINDOW_BATCH at a time."""
+        for start in range(0, len(paths), FILE_BATCH):
+            batch = paths[start : start + FILE_BATCH]
+            jobs = [(path, self.settings) for path in batch]
+            loaded = zip(batch, _run_parallel(_load_file, jobs, self.workers if len(batch) > 8 else 1))
+            while chunk := list(itertools.islice(loaded, WINDOW_BATCH)):
+                rows = iter(self._score([inputs for _, (inputs, _, _) in chunk if inputs is not None]))
+                for path, (inputs, duration, error) in chunk:
+                    if inputs is None:
+                        yield path, error
+                    elif self.is_long(duration):  # its header did not say how long it is: a timeline after all
+                        next(rows)
+                        yield path, self._long_file(path, duration, image, explain, _no_progress)
+                    else:
+                        yield path, self._clip_result(inputs, next(rows), duration, str(path), image, explain)
+
+    def _long_file(self, path: Path, duration_s: float, image: bool, explain: bool,
+                   progress: Progress) -> Recognition | SerImgError:
+        answer: list = []
+
+        def work(advance):
+            try:
+                answer.append(self.predict(path, image=image, explain=explain, advance=advance))
+            except SerImgError as exc:
+                answer.append(exc)
+
+        label = f"{path.name} ({_clock(duration_s)} of audio)"
+        for _ in progress(_seconds_done(work), int(np.ceil(duration_s)), label):
+            pass
+        return answer[0]
+
+
+def _load_file(job: tuple[Path, RenderSettings]) -> tuple[tuple | None, float, SerImgError | None]:
+    """Decode and render one short file in a worker process: (model inputs, duration, error)."""
+    path, settings = job
+    try:
+        audio = load_audio(path, settings.sample_rate)
+        return render_inputs(audio.samples, settings), audio.duration_s, None
+    except SerImgError as exc:
+        return None, 0.0, exc
+    except OSError as exc:
+        return None, 0.0, AudioError(f"{path}: {exc.strerror or exc}")
+
+
+def _run_parallel(function, jobs, workers):
+    from .parallel import run_parallel
+
+    return run_parallel(function, jobs, workers)
+
+
+def _seconds_done(work: Callable[[Callable[[float], None]], None]) -> Iterator[None]:
+    """Runs `work(advance)` on a thread; yields one item per whole second of audio it reports."""
+    import queue
+
+    events: queue.Queue = queue.Queue()
+    done = object()
+    state = {"seconds": 0.0, "given": 0, "error": None}
+
+    def advance(seconds: float) -> None:
+        state["seconds"] += seconds
+        while state["given"] < int(state["seconds"]):
+            state["given"] += 1
+            events.put(None)
+
+    def run() -> None:
+        try:
+            work(advance)
+        except BaseException as exc:  # handed to the caller's thread below
+            state["error"] = exc
+        finally:
+            events.put(done)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    while (event := events.get()) is not done:
+        yield event
+    thread.join()
+    if state["error"] is not None:
+        raise state["error"]
 
 
 class _Job:
@@ -261,13 +421,37 @@ def resolve_model_dir(path: str | Path | None) -> Path:
         return Path(path)
     found = find_default_model()
     if found is None:
-        raise ModelError("no model found: pass --model DIR, or train one with 'ser-img train' "
-                         "(models are looked for under ./artifacts)")
+        raise NoModelError("no model found (none under ./artifacts, and no packaged model installed)")
     return found
 
 
-def _named(row: np.ndarray) -> dict[str, float]:
-    return {name: float(p) for name, p in zip(EMOTIONS, row)}
+def describe_model_dir(model_dir: Path) -> str:
+    """How people should read a model's place: the shipped one by name, others by path."""
+    from .model import PACKAGED_MODEL
+
+    try:
+        if Path(model_dir).resolve() == PACKAGED_MODEL.resolve():
+            import json
+
+            name = json.loads((PACKAGED_MODEL / "model.json").read_text(encoding="utf-8")).get("name", "model")
+            return f"{name} (shipped)"
+    except (OSError, ValueError):
+        pass
+    return str(model_dir)
+
+
+def named(values: np.ndarray) -> dict[str, float]:
+    return {name: float(p) for name, p in zip(EMOTIONS, values)}
+
+
+def _base64_png(image: np.ndarray) -> str:
+    return base64.b64encode(encode_png(image)).decode("ascii")
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
+        f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def _span(window: Window, hop: int) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import UsageError
 from .labels import EMOTIONS
-from .recognizer import Recognition
+from .recognizer import Recognition, named
 from .spectrogram import remove_stale_temporaries, write_bytes_atomic
 
 PART = re.compile(r"^part-(\d+)\.parquet$")
@@ -27,7 +27,7 @@ SEGMENT_COLUMNS = ["path", "start", "end", "label", *EMOTIONS]
 
 
 def file_row(prediction: Recognition) -> dict:
-    return {"path": prediction.source, "label": prediction.label, **prediction.probabilities,
+    return {"path": prediction.source, "label": prediction.label, **named(prediction.probabilities),
             "duration_s": prediction.duration_s, "model_name": prediction.model["name"],
             "model_version": prediction.model["version"], "error": None}
 
@@ -41,7 +41,7 @@ def segment_rows(prediction: Recognition) -> list[dict]:
     """The timeline of a recording scored window by window; none for a clip scored whole."""
     if not prediction.is_timeline:
         return []
-    return [{"path": prediction.source, "start": s.start, "end": s.end, "label": s.label, **s.probabilities}
+    return [{"path": prediction.source, "start": s.start, "end": s.end, "label": s.label, **named(s.probabilities)}
             for s in prediction.timeline]
 
 

@@ -14,6 +14,10 @@ import soundfile
 
 from .labels import EMOTIONS, ravdess_stem
 
+# Written at the corpus's root: its clips carry RAVDESS names but are not RAVDESS, and
+# model cards must not say otherwise (ser_img.card).
+MARKER = "SYNTHETIC.txt"
+
 # emotion: (f0 scale, f0 range in semitones, syllables/s, tilt dB/octave, jitter, breath)
 _STYLE = {
     "neutral": (1.00, 2.0, 4.0, -12.0, 0.005, 0.02),
@@ -84,6 +88,9 @@ def generate_corpus(root: Path, actors: range | list[int], statements=(1, 2), re
     (neutral has normal intensity only). Deterministic for a given seed.
     """
     paths = []
+    Path(root).mkdir(parents=True, exist_ok=True)
+    (Path(root) / MARKER).write_text("Synthetic audio written by ser_img.synth; the names follow RAVDESS's "
+                                     "scheme, the sounds are not RAVDESS.\n", encoding="utf-8")
     for actor in actors:
         for emotion_index, emotion in enumerate(EMOTIONS):
             for statement in statements:

@@ -46,7 +46,10 @@ def test_render_train_predict_as_typed(workdir, corpus, monkeypatch):
     assert result.exit_code == 0, result.output
     assert f"model: artifacts/{models[0].parent.name}" in result.stderr
     (record,) = json.loads(result.stdout)
-    assert record["path"] == str(clip.resolve())
+    assert record["source"] == str(clip.resolve())
+    from ser_img.recognizer import EmotionRecognizer
+
+    assert list(record) == list(EmotionRecognizer.load(models[0].parent).predict(clip).to_dict())
     assert record["label"] in record["probabilities"] and len(record["probabilities"]) == 8
     assert sum(record["probabilities"].values()) == pytest.approx(1.0)
 
@@ -98,7 +101,7 @@ def test_predict_without_a_model_uses_the_shipped_one(tmp_path, monkeypatch, cor
     monkeypatch.chdir(tmp_path)  # no ./artifacts here
     result = run("predict", corpus / "Actor_01", "--json")
     assert result.exit_code == 0, result.output
-    assert "default_model" in result.stderr
+    assert "model: ravdess-stack (shipped)" in result.stderr and "site-packages" not in result.stderr
     records = json.loads(result.stdout)
     assert len(records) == 16 and all(abs(sum(r["probabilities"].values()) - 1) < 1e-6 for r in records)
 
@@ -120,7 +123,7 @@ def test_training_needs_labelled_images_from_two_speakers(tmp_path, monkeypatch,
     shutil.copytree(corpus / "Actor_01", tmp_path / "one" / "Actor_01")
     assert run("render", tmp_path / "one", "--out", "one_img", "--size", "32").exit_code == 0
     single = run("train", "--images", "one_img", "--head", "cnn", *TRAIN_FAST)
-    assert single.exit_code == 2 and "at least two" in single.stderr
+    assert single.exit_code == 2 and "at least 2" in single.stderr and "--speaker-from" in single.stderr
     unlabelled = tmp_path / "misc"
     unlabelled.mkdir()
     shutil.copy(corpus / "Actor_01" / "03-01-02-01-01-01-01.wav", unlabelled / "clip.wav")
@@ -147,13 +150,13 @@ def test_predict_gives_a_timeline_for_long_audio_as_csv_and_json(workdir, corpus
     as_csv = run("predict", short, long, "--window", "2", "--hop", "1", "--csv")
     assert as_csv.exit_code == 0, as_csv.output
     rows = list(csv.DictReader(as_csv.stdout.splitlines()))
-    assert list(rows[0]) == ["path", "start", "end", "label", *EMOTIONS]
-    long_rows = [r for r in rows if r["path"] == str(long.resolve())]
-    assert len([r for r in rows if r["path"] == str(short.resolve())]) == 1 and len(long_rows) > 3
+    assert list(rows[0]) == ["source", "start", "end", "label", *EMOTIONS]
+    long_rows = [r for r in rows if r["source"] == str(long.resolve())]
+    assert len([r for r in rows if r["source"] == str(short.resolve())]) == 1 and len(long_rows) > 3
     assert [float(r["start"]) for r in long_rows] == sorted(float(r["start"]) for r in long_rows)
     assert all(float(r["end"]) - float(r["start"]) <= 2.0 + 1e-6 for r in long_rows)
     as_json = json.loads(run("predict", short, long, "--window", "2", "--hop", "1", "--json").stdout)
-    by_path = {r["path"]: r for r in as_json}
+    by_path = {r["source"]: r for r in as_json}
     record = by_path[str(long.resolve())]
     assert len(record["timeline"]) == len(long_rows) and sum(record["shares"].values()) == pytest.approx(1.0)
     assert record["label"] in record["probabilities"] and record["duration_s"] > 10

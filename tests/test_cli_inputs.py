@@ -61,7 +61,7 @@ def test_predict_carries_on_past_bad_files_and_lists_them(mixed, stack_model):
     _assert_failures_listed(result, mixed)
     records = json.loads(result.stdout)
     assert sum(r["label"] is not None for r in records) == 4
-    assert {r["path"] for r in records if r["label"] is None} == {str(mixed / name) for name in BAD}
+    assert {r["source"] for r in records if r["label"] is None} == {str(mixed / name) for name in BAD}
 
 
 def test_a_path_that_does_not_exist_fails_with_exit_1(tmp_path):

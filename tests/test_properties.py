@@ -100,15 +100,16 @@ def model(stack_model):
 @given(file=audio_files())
 def test_predict_gives_probabilities_or_lists_the_file_as_failed(model, file):
     from pipelines.predict import predict_files
+    from ser_img.recognizer import EmotionRecognizer
 
     with tempfile.TemporaryDirectory() as folder:
         path = _save(folder, *file)
-        report = predict_files([path], model=model, workers=1)
+        report = predict_files([path], recognizer=EmotionRecognizer(model, workers=1))
     assert len(report.predictions) + len(report.failures) == 1
     event("predicted" if report.predictions else "listed as failed")
     for source, error in report.failures:
         _assert_clean_error(error, Path(source))
     for prediction in report.predictions:
-        probabilities = np.array([prediction.probabilities[e] for e in EMOTIONS])
+        probabilities = prediction.probabilities
         assert np.isfinite(probabilities).all() and probabilities.sum() == pytest.approx(1.0)
         assert prediction.label == EMOTIONS[int(probabilities.argmax())]

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ser_img.audio import load_audio
-from ser_img.errors import AudioError, ModelError
+from ser_img.errors import AudioError, ModelError, UsageError
 from ser_img.labels import EMOTIONS
 from ser_img.recognizer import EmotionRecognizer
 from ser_img.stream import read_blocks, sliding_windows
@@ -50,13 +50,17 @@ def test_a_short_clip_is_scored_whole_as_in_training(recognizer, corpus):
     clip = corpus / "Actor_01" / "03-01-05-01-01-01-01.wav"
     result = recognizer.predict(clip)
     expected = recognizer.model.predict_signals([load_audio(clip, recognizer.sample_rate).samples])[0]
-    assert [result.probabilities[e] for e in EMOTIONS] == pytest.approx(expected.tolist(), abs=1e-9)
+    assert result.probabilities.tolist() == pytest.approx(expected.tolist(), abs=1e-9)
     assert result.label == EMOTIONS[int(expected.argmax())]
     assert len(result.timeline) == 1 and result.timeline[0].start == 0.0
-    assert result.shares[result.label] == 1.0 and result.model["name"] == "stack"
+    assert result.shares[EMOTIONS.index(result.label)] == 1.0 and result.model["name"] == "stack"
     samples, rate = soundfile.read(str(clip), dtype="float32")
     from_array = recognizer.predict(samples, sr=rate)
     assert from_array.probabilities == pytest.approx(result.probabilities, abs=1e-6)
+    record, from_file = from_array.to_dict(), result.to_dict()
+    assert list(record) == list(from_file) and record["source"] is None and from_file["source"] == str(clip)
+    with pytest.raises(UsageError, match="sample rate"):
+        recognizer.predict(samples)  # no silent 16 kHz
 
 
 def test_a_long_recording_becomes_a_timeline_without_its_silence(recognizer, tmp_path):
@@ -69,11 +73,11 @@ def test_a_long_recording_becomes_a_timeline_without_its_silence(recognizer, tmp
     assert starts == sorted(starts) and all(s.end - s.start <= window + 1e-6 for s in result.timeline)
     for s in result.timeline:  # every segment overlaps speech; the long silence is skipped
         assert any(s.start < end and start < s.end for start, end in voiced)
-        assert s.label == max(s.probabilities, key=s.probabilities.get)
-        assert sum(s.probabilities.values()) == pytest.approx(1.0)
+        assert s.label == EMOTIONS[int(s.probabilities.argmax())]
+        assert s.probabilities.sum() == pytest.approx(1.0)
     assert result.silent_s >= 4.0 - window
-    assert sum(result.shares.values()) == pytest.approx(1.0)
-    assert result.label == max(result.probabilities, key=result.probabilities.get)
+    assert result.shares.sum() == pytest.approx(1.0)
+    assert result.label == EMOTIONS[int(result.probabilities.argmax())]
     record = json.loads(json.dumps(result.to_dict()))
     assert set(record) >= {"label", "probabilities", "duration_s", "timeline", "shares", "model"}
     assert list(record["probabilities"]) == list(EMOTIONS)
@@ -136,3 +140,14 @@ def test_calls_that_wait_for_the_model_share_one_batch_and_get_their_own_rows():
     assert first.result()[:, 0].tolist() == [0.0]
     for i, future in zip((1.0, 2.0, 3.0, 4.0), rest):
         assert future.result()[:, 0].tolist() == [i, i + 0.5]
+
+
+def test_a_long_file_whose_header_hides_its_length_still_becomes_a_timeline(recognizer, tmp_path, monkeypatch):
+    import ser_img.recognizer
+
+    path, _ = write_long_recording(tmp_path / "long.wav")
+    expected = recognizer.predict(path)
+    monkeypatch.setattr(ser_img.recognizer, "audio_duration", lambda path: None)  # as for some streams
+    ((_, answer),) = recognizer.predict_files([path])
+    assert answer.is_timeline and len(answer.timeline) == len(expected.timeline)
+    assert answer.probabilities == pytest.approx(expected.probabilities, abs=1e-6)

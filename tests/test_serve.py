@@ -37,9 +37,10 @@ def test_an_upload_gets_the_recognizers_own_answer(server_url, recognizer, corpu
     response = httpx.post(f"{server_url}/predict?image=true", files={"file": (clip.name, clip.read_bytes())})
     assert response.status_code == 200, response.text
     body = response.json()
-    expected = recognizer.predict(clip).to_dict()
+    expected = recognizer.predict(clip, image=True).to_dict()
+    assert list(body) == list(expected)  # one record shape, key for key, as `predict --json` and Python
     assert body["probabilities"] == pytest.approx(expected["probabilities"])
-    assert body["label"] == expected["label"] and body["filename"] == clip.name
+    assert body["label"] == expected["label"] and body["source"] == clip.name
     assert body["model"] == {"name": "stack", "version": expected["model"]["version"]}
     assert len(body["timeline"]) == 1
     assert body["spectrogram_png"].startswith("iVBORw0KGgo")  # base64 of the PNG signature
@@ -98,7 +99,7 @@ def test_a_request_over_the_time_limit_gets_504(corpus):
     class Stuck:  # a recognizer that never finishes in time
         model_dir, model_info, window_s, hop_s = None, {"name": "stuck", "version": "0"}, 3.0, 1.5
 
-        def predict(self, path, with_image=False):
+        def predict(self, path, image=False, explain=False):
             release.wait(30)
             raise AssertionError("unreachable: the request has already timed out")
 

@@ -32,13 +32,23 @@ def test_upload_a_clip_and_see_the_prediction(page, server_url, corpus):
     page.goto(server_url + "/")
     assert "ser-img" in page.title()
     page.wait_for_function("document.getElementById('model').textContent.includes('stack')")
-    page.set_input_files("#file", str(corpus / "Actor_01" / "03-01-05-01-01-01-01.wav"))
+    page.wait_for_function("document.getElementById('note').textContent.includes('Licence')")
+    assert "Measured accuracy:" in page.inner_text("#note")
+    clip = str(corpus / "Actor_01" / "03-01-05-01-01-01-01.wav")
+    page.set_input_files("#file", clip)
     page.wait_for_selector("#result:not([hidden])")
     assert page.inner_text("#label").strip().lower() in EMOTIONS
     assert page.locator("#bars .bar").count() == len(EMOTIONS)
     assert page.get_attribute("#spectrogram", "src").startswith("data:image/png;base64,")
     assert page.locator("#spectrogram").evaluate("img => img.complete && img.naturalWidth") > 0
     assert page.is_hidden("#timeline-section")  # a short clip has no timeline
+    assert page.get_attribute("#explanation", "src").startswith("data:image/png;base64,")
+    assert "whole clip" in page.inner_text("#window")
+    posts = [url for url in requested if "/predict" in url]
+    page.evaluate("document.getElementById('status').textContent = ''")
+    page.set_input_files("#file", clip)  # the same file again is scored again
+    page.wait_for_function("document.getElementById('status').textContent.endsWith('done.')")
+    assert len([url for url in requested if "/predict" in url]) == len(posts) + 1
     assert all(url.startswith(server_url) for url in requested)  # nothing from elsewhere: works offline
 
 
@@ -51,10 +61,14 @@ def test_a_long_recording_shows_a_timeline_and_errors_show_as_text(page, server_
     page.wait_for_selector("#timeline-section:not([hidden])")
     assert page.locator("#timeline .segment").count() > 3
     assert "Time per emotion" in page.inner_text("#shares")
+    assert page.locator("#axis span").count() >= 3 and page.inner_text("#axis span >> nth=0") == "0 s"
+    assert "the window most typical" in page.inner_text("#window")
     (tmp_path / "notes.wav").write_text("not audio")
     page.set_input_files("#file", str(tmp_path / "notes.wav"))
     page.wait_for_selector("#status.error")
-    assert "notes.wav: cannot decode audio" in page.inner_text("#status")
+    message = page.inner_text("#status")
+    assert message.startswith("notes.wav: This file is not a recording we can read")
+    assert "libsndfile" not in message and "decode" not in message
 
 
 def test_record_from_the_microphone_and_see_the_prediction(page, server_url):

@@ -1,0 +1,29 @@
+"""map() over worker processes, each with one BLAS thread."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+
+def single_threaded_blas() -> None:
+    """One BLAS thread per process: rendering's small matrix products run 4x slower when
+    OpenBLAS spreads them over threads that the other worker processes also want."""
+    import numpy  # noqa: F401  (loads OpenBLAS: a limit set before it loads limits nothing)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
+
+
+def run_parallel(function, jobs: list, workers: int | None = None):
+    """map(function, jobs) over every core, in order; in-process for one worker or job."""
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    if workers <= 1:
+        single_threaded_blas()
+        yield from map(function, jobs)
+        return
+    # spawn: the caller may already hold TensorFlow's threads, which fork would copy broken.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=single_threaded_blas) as pool:
+        yield from pool.map(function, jobs, chunksize=max(1, min(16, len(jobs) // (4 * workers))))
