@@ -102,8 +102,8 @@ def test_altered_model_is_refused(stack_model, tmp_path):
 
 def test_incomplete_model_is_refused(stack_model, tmp_path):
     copy = _copy(stack_model, tmp_path)
-    (copy / "cnn_1.tflite").unlink()
-    with pytest.raises(ModelError, match="cnn_1.tflite is missing"):
+    (copy / "cnn_1_0.tflite").unlink()
+    with pytest.raises(ModelError, match="cnn_1_0.tflite is missing"):
         load_model(copy)
 
 
