@@ -125,9 +125,9 @@ def reliability_png(y_true: np.ndarray, probabilities: np.ndarray, title: str) -
     for b in bins:
         x1, x2 = x0 + int(b["low"] * size) + 2, x0 + int(b["high"] * size) - 2
         cv2.rectangle(image, (x1, y0 - int(b["accuracy"] * size)), (x2, y0), (200, 120, 40), -1)
-        cv2.putText(image, str(b["n"]), (x1, y0 - int(b["accuracy"] * size) - 6), font, 0.35, black, 1, cv2.LINE_AA)
+        cv2.putText(image, str(b["n"]), (x1, y0 - int(max(b["accuracy"], b["confidence"]) * size) - 6), font, 0.35, black, 1, cv2.LINE_AA)
         cy = y0 - int(b["confidence"] * size)
-        cv2.line(image, (x1, cy), (x2, cy), (40, 40, 220), 2)
+        cv2.line(image, (x1, cy), (x2, cy), (220, 40, 40), 2)  # RGB: red
     cv2.line(image, (x0, y0), (x0 + size, y0 - size), grey, 1, cv2.LINE_AA)
     cv2.rectangle(image, (x0, y0 - size), (x0 + size, y0), black, 1)
     for tick in range(0, 11, 2):

@@ -59,7 +59,7 @@ def test_train_reports_cross_validated_figures(workdir, monkeypatch):
     result = run("train", "--head", "stack", *TRAIN_FAST, "--out", "artifacts/s", "--json")
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.stdout)
-    assert set(metrics["overall"]) == {"cnn", "mlp", "xgb", "lgbm", "desc", "stack"}
+    assert set(metrics["overall"]) == {"cnn", "mlp", "xgb", "lgbm", "desc", "smile", "stack"}
     assert [len(f["test_speakers"]) for f in metrics["folds"]] == [1, 1, 1]
     for member in metrics["overall"].values():
         assert 0.0 <= member["accuracy"] <= 1.0 and member["n"] == 48
@@ -123,7 +123,7 @@ def test_training_needs_labelled_images_from_two_speakers(tmp_path, monkeypatch,
     shutil.copytree(corpus / "Actor_01", tmp_path / "one" / "Actor_01")
     assert run("render", tmp_path / "one", "--out", "one_img", "--size", "32").exit_code == 0
     single = run("train", "--images", "one_img", "--head", "cnn", *TRAIN_FAST)
-    assert single.exit_code == 2 and "at least 2" in single.stderr and "--speaker-from" in single.stderr
+    assert single.exit_code == 2 and "at least 3" in single.stderr and "--speaker-from" in single.stderr
     unlabelled = tmp_path / "misc"
     unlabelled.mkdir()
     shutil.copy(corpus / "Actor_01" / "03-01-02-01-01-01-01.wav", unlabelled / "clip.wav")

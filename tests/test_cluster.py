@@ -115,7 +115,7 @@ def test_predict_on_cluster_prints_what_a_local_run_prints(cluster, corpus, stac
         return json.loads(result.stdout)
 
     local, remote = predict(), predict("--scheduler", cluster[0], "--files-per-task", "5")
-    assert [r["path"] for r in remote] == [r["path"] for r in local] and len(local) == 16
+    assert [r["source"] for r in remote] == [r["source"] for r in local] and len(local) == 16
     for mine, theirs in zip(remote, local):
         assert mine["label"] == theirs["label"]
         assert max(abs(mine["probabilities"][e] - theirs["probabilities"][e]) for e in EMOTIONS) < 1e-6
@@ -196,16 +196,16 @@ def test_parquet_parts_are_committed_whole_and_paths_never_doubled(tmp_path):
 
 def test_a_file_that_breaks_a_batch_becomes_a_row_never_a_failed_task(stack_model, corpus, monkeypatch):
     import pipelines.cluster as cluster
-    from pipelines.predict import predict_files
+    from pipelines.predict import recognize_paths
 
     good, cursed = sorted(str(p) for p in corpus.rglob("*.wav"))[:2]
 
-    def predict_files_with_a_bug(paths, *args, **kwargs):
+    def recognize_paths_with_a_bug(recognizer, paths, *args, **kwargs):
         if Path(cursed) in paths:
             raise RuntimeError("a bug no one foresaw")
-        return predict_files(paths, *args, **kwargs)
+        return recognize_paths(recognizer, paths, *args, **kwargs)
 
-    monkeypatch.setattr(cluster, "predict_files", predict_files_with_a_bug)
+    monkeypatch.setattr(cluster, "recognize_paths", recognize_paths_with_a_bug)
     report = cluster.score_batch(cluster.bundle_model(stack_model), [good, cursed], None, None)
     assert [p.source for p in report.predictions] == [good]
     assert report.failures == [(cursed, f"{cursed}: RuntimeError: a bug no one foresaw")]
@@ -248,7 +248,7 @@ def test_killed_worker_loses_and_doubles_nothing_and_rerun_scores_nothing(cluste
     for prediction in local.predictions:
         row = by_path[prediction.source]
         assert row["label"] == prediction.label
-        assert max(abs(row[e] - prediction.probabilities[e]) for e in EMOTIONS) < 1e-6
+        assert max(abs(row[e] - p) for e, p in zip(EMOTIONS, prediction.probabilities)) < 1e-6
         assert row["model_name"] == prediction.model["name"] == stack_model.name
     (long,) = [p for p in local.predictions if p.is_timeline]
     segments = read_rows(out, "segments")

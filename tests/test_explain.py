@@ -8,7 +8,8 @@ import pytest
 from ser_img.audio import load_audio
 from ser_img.explain import GRID, cells, masked
 from ser_img.labels import EMOTIONS
-from ser_img.spectrogram import render_inputs, to_image
+from ser_img.features import render_inputs
+from ser_img.spectrogram import to_image
 
 
 @pytest.fixture(scope="module")

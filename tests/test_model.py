@@ -233,13 +233,13 @@ def test_model_card_describes_the_data_and_the_head_actually_used():
     from ser_img.card import model_card
 
     info = {"name": "m", "n_clips": 90, "speakers": ["ravdess-01", "ravdess-02", "tess-OAF", "savee-DC", "alice"],
-            "train_settings": {"cnn": {"channels": [8], "embedding_size": 16, "epochs": 2}}}
-    scores = {"final": "xgb", "folds": [{}, {}], "overall": {name: {"accuracy": 0.5, "uar": 0.5, "macro_f1": 0.5}
-                                                             for name in ("cnn", "xgb")}}
+            "train_settings": {"cnns_per_fold": 2, "cnn": {"channels": [8], "embedding_size": 16, "epochs": 2}}}
+    figures = {"accuracy": 0.5, "uar": 0.5, "macro_f1": 0.5, "log_loss": 1.5, "brier": 0.6, "ece": 0.05}
+    scores = {"final": "xgb", "folds": [{}, {}], "overall": {name: figures for name in ("cnn", "xgb")}}
     card = model_card(info, scores, ["cnn", "xgb"])
     lines = {line.split(":")[0]: line for line in card.splitlines() if line.startswith("- ")}
     assert lines["- RAVDESS"].startswith("- RAVDESS: 2 speakers (01, 02)") and "CC BY-NC-SA 4.0" in lines["- RAVDESS"]
     assert lines["- TESS"].startswith("- TESS: 1 speaker (OAF)") and "CC BY-NC-ND 4.0" in lines["- TESS"]
     assert "SAVEE: 1 speaker (DC); licence unknown to ser-img: state your data's licence" in card
     assert "Other data, 1 speaker not from a corpus" in card and "Head: `xgb`" in card and "an XGBoost head" in card
-    assert "weighted geometric vote" not in card  # not the stack
+    assert "weighted geometric mean" not in card  # not the stack

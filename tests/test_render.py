@@ -108,7 +108,7 @@ def test_mel_filterbank_equals_librosas(sample_rate, n_fft, n_mels, fmin, fmax):
     """Our NumPy filterbank (no numba at start-up) is librosa's default one."""
     import librosa
 
-    from ser_img.spectrogram import _mel_basis
+    from ser_img.signal import mel_basis as _mel_basis
 
     ours = _mel_basis(sample_rate, n_fft, n_mels, fmin, fmax)
     theirs = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
