@@ -158,16 +158,16 @@ def table(results: dict) -> str:
         lines.append(_row("`ser-img render` again, all up to date (whole process)", f"{r['incremental_rerun_s']} s"))
     if r := results.get("latency"):
         lines.append(_row(f"warm predict, one {r['mean_clip_s']}-s clip, one core",
-                          f"p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms", "target < 30 ms", "", r["peak_rss_mib"]))
+                          f"p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms", "", "", r["peak_rss_mib"]))
     if r := results.get("batch"):
         lines.append(_row(f"predict a folder of {r['clips']} clips, all cores", f"{r['clips_per_s']} clips/s",
-                          "target >= 100 clips/s", "", r["peak_rss_mib"]))
+                          "target >= 15 clips/s (issue 10)", "", r["peak_rss_mib"]))
     if r := results.get("cold"):
         lines.append(_row("cold `ser-img predict FILE` (median of 3)", f"{r['predict_s']} s",
                           f"`import tensorflow` {r['import_tensorflow_s']} s", f"{r['ratio']}x"))
     if r := results.get("train"):
         lines.append(_row(f"`ser-img train` ({r['clips']} clips, {r['folds']} folds x {r['epochs']} epochs)",
-                          f"{r['seconds']} s", "target < 1200 s", "", r["peak_rss_mib"]))
+                          f"{r['seconds']} s", "target <= 1800 s (issue 10)", "", r["peak_rss_mib"]))
     return "\n".join(lines) + "\n"
 
 
