@@ -228,12 +228,15 @@ def _metrics_table(scores: dict) -> str:
 
     members = [name for name in MEMBERS if name in scores["overall"]]
     lines = ["speaker-grouped cross-validation (pooled out-of-fold predictions)",
-             f"{'model':<8}{'accuracy':>10}{'UAR':>8}{'macro-F1':>10}"]
+             f"{'model':<8}{'accuracy':>10}{'UAR':>8}{'macro-F1':>10}{'log-loss':>10}{'Brier':>8}{'ECE':>8}"]
     for name in members:
-        overall = scores["overall"][name]
+        o = scores["overall"][name]
         mark = " *" if name == scores["final"] else ""
-        lines.append(f"{name + mark:<8}{overall['accuracy']:>10.3f}{overall['uar']:>8.3f}{overall['macro_f1']:>10.3f}")
-    lines += ["* the model's output", "", "per fold, accuracy/UAR/macro-F1:",
+        lines.append(f"{name + mark:<8}{o['accuracy']:>10.3f}{o['uar']:>8.3f}{o['macro_f1']:>10.3f}"
+                     f"{o.get('log_loss', float('nan')):>10.3f}{o.get('brier', float('nan')):>8.3f}"
+                     f"{o.get('ece', float('nan')):>8.3f}")
+    lines += ["* the model's output; log-loss, Brier and ECE (10 bins) say how far its probabilities "
+              "can be trusted", "", "per fold, accuracy/UAR/macro-F1:",
               f"{'fold':<6}{'n':>5}  " + "".join(f"{name:<17}" for name in members).rstrip()]
     for fold in scores["folds"]:
         cells = "".join(f"{fold[n]['accuracy']:.2f}/{fold[n]['uar']:.2f}/{fold[n]['macro_f1']:.2f}".ljust(17)
