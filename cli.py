@@ -233,8 +233,7 @@ def _metrics_table(scores: dict) -> str:
         o = scores["overall"][name]
         mark = " *" if name == scores["final"] else ""
         lines.append(f"{name + mark:<8}{o['accuracy']:>10.3f}{o['uar']:>8.3f}{o['macro_f1']:>10.3f}"
-                     f"{o.get('log_loss', float('nan')):>10.3f}{o.get('brier', float('nan')):>8.3f}"
-                     f"{o.get('ece', float('nan')):>8.3f}")
+                     f"{o['log_loss']:>10.3f}{o['brier']:>8.3f}{o['ece']:>8.3f}")
     lines += ["* the model's output; log-loss, Brier and ECE (10 bins) say how far its probabilities "
               "can be trusted", "", "per fold, accuracy/UAR/macro-F1:",
               f"{'fold':<6}{'n':>5}  " + "".join(f"{name:<17}" for name in members).rstrip()]

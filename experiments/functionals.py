@@ -40,10 +40,9 @@ VARIANTS = {  # name: (feature set, rate, trimmed)
 
 def extract(path):
     values, seconds = {}, {}
+    decoded = {rate: load_audio(path, rate).samples for rate in {rate for _, rate, _ in VARIANTS.values()}}
     for name, (feature_set, rate, trimmed) in VARIANTS.items():
-        samples = load_audio(path, rate).samples
-        if trimmed:
-            samples = trim_silence(samples, RenderSettings())
+        samples = trim_silence(decoded[rate], RenderSettings()) if trimmed else decoded[rate]
         started = time.perf_counter()
         values[name] = functionals(samples, rate, feature_set)
         seconds[name] = time.perf_counter() - started

@@ -92,7 +92,7 @@ def train(images_dir: Path, head: str = "stack", out_dir: Path | None = None,
     seconds = time.perf_counter() - started
     scores["train_seconds"] = round(seconds, 1)
     info = {"name": out_dir.name, "train_settings": settings.to_dict(), "n_clips": int(len(data.labels)),
-            "speakers": sorted(set(data.speakers)), "cv": scores["overall"][final], "members": list(oof)[:len(members) + 1],
+            "speakers": sorted(set(data.speakers)), "cv": scores["overall"][final], "members": ["cnn", *members],
             **({"stack_weights": stack_weights, "stack_temperature": temperature} if stack_weights else {})}
     model = EmotionModel(head=head, render_settings=data.settings, folds=fold_models, stacker=stacker, info=info)
     picture = metrics.confusion_png(scores["confusion_matrix"], f"{final}: speaker-grouped CV, accuracy "
@@ -142,7 +142,7 @@ def _fold_pipelines(data: LabelledImages, folds, members: list[str], settings: T
         fold.cnns.append(cnn)
         fold.heads.append(heads)
         if p == n_parts - 1:
-            _fit_plain_members(fold, data, train_idx, test_idx, members, settings, settings.seed + k, oof)
+            _fit_plain_members(fold, data, blocks, train_idx, test_idx, members, settings, settings.seed + k, oof)
             log.info("fold %d/%d (%d held-out clips): %s", k + 1, len(folds), len(test_idx), ", ".join(
                 f"{name} {np.mean(pr[test_idx].argmax(1) == data.labels[test_idx]):.3f}" for name, pr in oof.items()))
     return fold_models, oof
@@ -155,9 +155,9 @@ def _train_cnn(data: LabelledImages, rows: np.ndarray, settings: TrainSettings, 
                      sample_weight=balanced_weights(data.labels[rows]))
 
 
-def _fit_plain_members(fold: FoldModel, data: LabelledImages, train_idx, test_idx, members, settings, seed, oof):
+def _fit_plain_members(fold: FoldModel, data: LabelledImages, blocks: dict, train_idx, test_idx, members,
+                       settings: TrainSettings, seed: int, oof: dict) -> None:
     """Members with no CNN in them learn from every training speaker of the fold."""
-    blocks = feature_blocks(data.settings)
     for name in (m for m in members if m not in EMBEDDING_HEADS):
         fold.plain[name] = build_member(name, settings.members, seed).fit(
             head_features(name, None, data.features[train_idx], blocks), data.labels[train_idx])
@@ -203,9 +203,10 @@ def _chosen_stacker(features: np.ndarray, labels: np.ndarray, n_members: int,
     scores = [np.mean(np.einsum("m,nmc->nc", np.array(w, float), per_member).argmax(1) == labels)
               for w in candidates]
     best = candidates[int(np.argmax(scores))]  # ties: the first in itertools.product order
-    mean_logits = np.einsum("m,nmc->nc", np.array(best, float) / sum(best), per_member)
+    normalised = np.array(best, float) / sum(best)
+    mean_logits = np.einsum("m,nmc->nc", normalised, per_member)
     temperature = fit_temperature(mean_logits, labels) if settings.calibration == "temperature" else 1.0
-    return weighted_vote(np.array(best, float) / sum(best) / temperature), best, temperature
+    return weighted_vote(normalised / temperature), best, temperature
 
 
 def _oof_archive(oof: dict[str, np.ndarray], data: LabelledImages, folds) -> bytes:

@@ -14,6 +14,7 @@ import soundfile
 import soxr
 
 from .errors import AudioError, DecodeError
+from .signal import SILENCE_PEAK  # below it (about -100 dBFS) a file holds no sound worth classifying
 
 # Extensions picked up when a folder is searched; a file named directly is always tried.
 AUDIO_EXTENSIONS = frozenset(
@@ -23,9 +24,6 @@ AUDIO_EXTENSIONS = frozenset(
 # this range a rate is almost surely a broken header (and 1 Hz would "resample" a
 # one-second file into hundreds of millions of samples).
 MIN_SOURCE_RATE, MAX_SOURCE_RATE = 8000, 384000
-# Below this peak (about -100 dBFS) a file holds no sound worth classifying.
-from .signal import SILENCE_PEAK  # noqa: E402  (one threshold for every module)
-
 # libsndfile's words for "these bytes are not audio it knows", whatever the extension.
 _NOT_AUDIO = ("format not recognised", "not a regular file", "unsupported encoding", "unknown format")
 

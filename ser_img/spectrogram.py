@@ -17,6 +17,7 @@ from . import signal
 from .signal import SILENCE_PEAK as _SILENCE_PEAK
 from .signal import centre, frame, mel_basis, power_spectrum
 from .errors import UsageError
+from .functionals import FEATURE_SETS
 
 # write_bytes_atomic's temporaries: ".NAME.PID.tmp".
 _TEMPORARY = re.compile(r"^\..+\.\d+\.tmp$")
@@ -53,8 +54,8 @@ class RenderSettings:
             raise UsageError(f"unknown colour map {self.colormap!r}; choose from {sorted(_COLORMAPS)}")
         if min(self.sample_rate, self.n_fft, self.hop_length, self.n_mels, self.height, self.width) <= 0:
             raise UsageError("render sizes must be positive")
-        if self.functionals and self.functionals not in ("ComParE_2016", "eGeMAPSv02"):
-            raise UsageError(f"unknown openSMILE feature set {self.functionals!r}; choose ComParE_2016 or eGeMAPSv02")
+        if self.functionals and self.functionals not in FEATURE_SETS:
+            raise UsageError(f"unknown openSMILE feature set {self.functionals!r}; choose from {', '.join(FEATURE_SETS)}")
         if self.fmax > self.sample_rate / 2:
             raise UsageError(f"fmax {self.fmax} Hz is above the Nyquist rate of {self.sample_rate} Hz")
 
