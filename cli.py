@@ -20,6 +20,7 @@ import click
 from ser_img import __version__
 from ser_img.errors import NoModelError, SerImgError, TooFewSpeakersError
 from ser_img.labels import EMOTIONS
+from ser_img.members import HEADS as _HEADS
 from ser_img.settings import TrainSettings
 
 _TRAIN_DEFAULTS = TrainSettings()  # one source for training defaults: the options show its values
@@ -179,12 +180,12 @@ def render(sources, out_dir, speaker_from, force, workers, size, window, schedul
 
 
 @main.command(short_help="Train a model on rendered images, speaker-grouped.")
-@click.option("--images", "images_dir", type=click.Path(path_type=Path), default=Path("data/images"),
-              show_default=True, help="Folder written by 'ser-img render'.")
-@click.option("--head", type=click.Choice(["cnn", "mlp", "xgb", "lgbm", "stack"]), default="stack",
-              show_default=True,
-              help="What classifies: the CNN alone, one head on its embeddings, or the stack of them all. "
-                   "Each needs 3 speakers or more.")
+@click.option("--images", "images_dirs", type=click.Path(path_type=Path), multiple=True,
+              default=[Path("data/images")], show_default=True,
+              help="Folder written by 'ser-img render'; repeat it to train on several corpora (one folder each).")
+@click.option("--head", type=click.Choice(list(_HEADS)), default="stack", show_default=True,
+              help="What classifies: the stack of every member, or one member alone (cnn, the heads on its "
+                   "embeddings, or a logistic regression on one feature block). Each needs 3 speakers or more.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               show_default="artifacts/HEAD-TIMESTAMP", help="Model directory.")
 @click.option("--epochs", type=click.IntRange(1), default=_TRAIN_DEFAULTS.cnn.epochs, show_default=True,
@@ -196,18 +197,23 @@ def render(sources, out_dir, speaker_from, force, workers, size, window, schedul
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @_errors_for_people
-def train(images_dir, head, out_dir, epochs, folds, seed, force, as_json):
-    """Train the CNN and a head with speaker-grouped out-of-fold stacking.
+def train(images_dirs, head, out_dir, epochs, folds, seed, force, as_json):
+    """Train the members and their stack with speaker-grouped out-of-fold stacking.
+
+    Several --images folders are several corpora: folds stay grouped by speaker across
+    all of them, each corpus is evidence only about the classes it has, and the figures
+    are reported per corpus too.
 
     \b
     Examples:
       ser-img train --images data/ravdess --out artifacts/ravdess-stack
+      ser-img train --images data/ravdess --images data/nemo --images data/emovo
       ser-img train --head xgb --epochs 10
     """
     _require_tensorflow()
     from pipelines.train import train as train_model
 
-    report = train_model(images_dir, head, out_dir, _train_settings(epochs, seed=seed, max_folds=folds),
+    report = train_model(list(images_dirs), head, out_dir, _train_settings(epochs, seed=seed, max_folds=folds),
                          force=force, progress=_progress)
     if as_json:
         click.echo(json.dumps({"model": str(report.model_dir), **report.metrics}, indent=2))
@@ -224,9 +230,9 @@ def _train_settings(epochs: int | None, **changes):
 
 def _metrics_table(scores: dict) -> str:
     """Pooled out-of-fold figures per member, then accuracy/UAR/macro-F1 per fold."""
-    from ser_img.model import MEMBERS
+    from ser_img.members import MEMBER_ORDER
 
-    members = [name for name in MEMBERS if name in scores["overall"]]
+    members = [name for name in MEMBER_ORDER if name in scores["overall"]]
     lines = ["speaker-grouped cross-validation (pooled out-of-fold predictions)",
              f"{'model':<8}{'accuracy':>10}{'UAR':>8}{'macro-F1':>10}{'log-loss':>10}{'Brier':>8}{'ECE':>8}"]
     for name in members:
@@ -241,6 +247,10 @@ def _metrics_table(scores: dict) -> str:
         cells = "".join(f"{fold[n]['accuracy']:.2f}/{fold[n]['uar']:.2f}/{fold[n]['macro_f1']:.2f}".ljust(17)
                         for n in members)
         lines.append(f"{fold['fold']:<6}{fold[members[0]]['n']:>5}  {cells}".rstrip())
+    if "corpora" in scores:
+        lines += ["", "per corpus, accuracy (8-way):", f"{'corpus':<10}{'n':>6}  " + "".join(f"{n:<7}" for n in members)]
+        for corpus, row in scores["corpora"].items():
+            lines.append(f"{corpus:<10}{row[members[0]]['n']:>6}  " + "".join(f"{row[n]['accuracy']:<7.3f}" for n in members))
     return "\n".join(lines)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from ser_img import metrics
 from ser_img.errors import UsageError
-from ser_img.labels import EMOTIONS, clip_info
+from ser_img.labels import EMOTIONS, clip_info, listed_clips
 from ser_img.recognizer import EmotionRecognizer
 from ser_img.spectrogram import write_bytes_atomic, write_png
 
@@ -35,7 +35,8 @@ def evaluate(sources: list[Path], model_dir: Path | None = None, out_dir: Path |
              workers: int | None = None, progress: Progress = no_progress,
              recognizer: EmotionRecognizer | None = None) -> EvaluateReport:
     paths = audio_paths(sources)  # inputs and labels are checked before the model is loaded
-    labels = {path: clip_info(path).label for path in paths}
+    listed = listed_clips(sources)  # a CSV clip list gives its clips' labels
+    labels = {path: clip_info(path, listed).label for path in paths}
     labelled = [path for path in paths if labels[path] is not None]
     if not labelled:
         raise UsageError(f"no labelled clips in {', '.join(map(str, sources))} (labels come from RAVDESS, "

@@ -11,7 +11,7 @@ from ser_img.audio import load_audio
 from ser_img.errors import SerImgError, UsageError
 from ser_img.files import find_audio
 from ser_img.folds import MIN_SPEAKERS
-from ser_img.labels import clip_info, speaker_lookup
+from ser_img.labels import ClipInfo, clip_info, listed_clips, speaker_lookup
 from ser_img.manifest import (
     MANIFEST_NAME,
     ManifestRow,
@@ -44,9 +44,10 @@ class RenderReport:
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
-def render_clip(source: Path, image_path: Path, settings: RenderSettings) -> ManifestRow:
-    """Render one clip to `image_path`; failures become a row with the reason."""
-    info = clip_info(source)
+def render_clip(source: Path, image_path: Path, settings: RenderSettings, info: ClipInfo | None = None) -> ManifestRow:
+    """Render one clip to `image_path`; failures become a row with the reason. `info` (from a
+    clip list) overrides what the file's name says."""
+    info = info or clip_info(source)
     row = ManifestRow(
         source=str(source), image="", label=info.label or "", speaker=info.speaker or "",
         intensity=_text(info.intensity), statement=_text(info.statement),
@@ -80,9 +81,9 @@ def _text(value) -> str:
     return "" if value is None else str(value)
 
 
-def _render_job(job: tuple[Path, Path, str, RenderSettings]) -> ManifestRow:
-    source, image_path, image_rel, settings = job
-    row = render_clip(source, image_path, settings)
+def _render_job(job: tuple[Path, Path, str, RenderSettings, ClipInfo | None]) -> ManifestRow:
+    source, image_path, image_rel, settings, info = job
+    row = render_clip(source, image_path, settings, info)
     row.image = image_rel if row.status == "ok" else ""
     return row
 
@@ -133,6 +134,7 @@ def render_folder(
     speaker_of = speaker_lookup(speaker_from)  # a bad CSV fails before anything is rendered
     settings = settings or RenderSettings()
     found = find_audio(sources)
+    listed = listed_clips(sources)
     if not found:
         raise UsageError(f"no audio files found in {', '.join(map(str, sources))}")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -156,7 +158,7 @@ def render_folder(
             report.rows.append(earlier)
             report.skipped += 1
         else:
-            jobs.append((source, out_dir / image_rel, image_rel, settings))
+            jobs.append((source, out_dir / image_rel, image_rel, settings, listed.get(source)))
     report.rows.extend(previous.values())  # clips rendered by earlier runs from other sources
 
     try:

@@ -72,7 +72,8 @@ def _summary(card: dict) -> dict:
     description = card["model"] or {}
     cv = description.get("cv") or {}
     return {"accuracy": cv.get("accuracy"), "speakers": len(description.get("speakers", [])),
-            "licence": weights_licence(description.get("speakers", []), card["model_card"])}
+            "licence": weights_licence(description.get("speakers", []), card["model_card"],
+                                       description.get("corpora"))}
 
 
 class _Upload:

@@ -29,15 +29,16 @@ import numpy as np
 
 from ser_img import metrics
 from ser_img.card import model_card
-from ser_img.dataset import LabelledImages, load_labelled_images
+from ser_img.dataset import LabelledImages, load_corpora
 from ser_img.errors import ModelError, UsageError
 from ser_img.folds import check_speakers, speaker_folds
 from ser_img.features import feature_blocks
-from ser_img.heads import (EMBEDDING_HEADS, N_CLASSES, DenseHead, balanced_weights, build_member, head_features,
-                            stack_features, weighted_vote)
+from ser_img.heads import N_CLASSES, DenseHead, balanced_weights, stack_features, weighted_vote
 from ser_img.lite import LiteCnn
+from ser_img.members import CNN, HEADS, MEMBER_ORDER, REGISTRY, members_for
 from ser_img.metrics import fit_temperature
-from ser_img.model import HEAD_MEMBERS, MEMBERS, EmotionModel, FoldModel, model_members, save_model
+from ser_img.model import EmotionModel, FoldModel, save_model
+from ser_img.labels import EMOTIONS
 from ser_img.settings import TrainSettings
 from ser_img.spectrogram import encode_png
 
@@ -59,51 +60,96 @@ def default_model_dir(head: str, artifacts: Path = Path("artifacts")) -> Path:
     return artifacts / f"{head}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
 
 
-def train(images_dir: Path, head: str = "stack", out_dir: Path | None = None,
+def train(images_dirs, head: str = "stack", out_dir: Path | None = None,
           settings: TrainSettings = TrainSettings(), force: bool = False,
           progress: Progress = no_progress) -> TrainReport:
-    if head not in HEAD_MEMBERS:
-        raise UsageError(f"unknown head {head!r}; choose from {', '.join(HEAD_MEMBERS)}")
+    """Train on one rendered folder or several (one corpus each, named after its folder)."""
+    if head not in HEADS:
+        raise UsageError(f"unknown head {head!r}; choose from {', '.join(HEADS)}")
+    images_dirs = [images_dirs] if isinstance(images_dirs, (str, Path)) else list(images_dirs)
     out_dir = Path(out_dir) if out_dir else default_model_dir(head)
     if out_dir.exists() and not force:
         raise UsageError(f"{out_dir}: already exists (choose another --out or pass --force)")
     started = time.perf_counter()
-    data = load_labelled_images(images_dir)
+    data = load_corpora(images_dirs, with_images=_needs_cnn(head, settings))
     check_speakers(data.speakers, head)
-    folds = speaker_folds(data.speakers, settings.max_folds)
-    log.info("training on %d clips from %d speakers in %d speaker-grouped folds%s", len(data.labels),
-             len(set(data.speakers)), len(folds),
+    folds = speaker_folds(data.speakers, settings.max_folds, data.corpora)
+    log.info("training on %d clips from %d speakers of %d corpora in %d speaker-grouped folds%s", len(data.labels),
+             len(set(data.speakers)), len(set(data.corpora)), len(folds),
              f" ({data.unlabelled} unlabelled clips left out)" if data.unlabelled else "")
 
-    members = model_members(head, data.settings)
+    members = members_for(head, feature_blocks(data.settings), settings.members)
     fold_models, oof = _fold_pipelines(data, folds, members, settings, progress)
     stacker, stack_weights, temperature = None, {}, None
     if head == "stack":
         features = stack_features(list(oof.values()))
         oof["stack"] = np.zeros((len(data.labels), N_CLASSES))
         for train_idx, test_idx in folds:
-            fold_stacker, _, _ = _chosen_stacker(features[train_idx], data.labels[train_idx], len(oof) - 1, settings)
+            fold_stacker, _, _ = _chosen_stacker(features[train_idx], data.labels[train_idx],
+                                                 data.corpora[train_idx], len(members), settings)
             oof["stack"][test_idx] = fold_stacker.predict_proba(features[test_idx])
-        stacker, weights, temperature = _chosen_stacker(features, data.labels, len(oof) - 1, settings)
-        stack_weights = dict(zip(list(oof)[:-1], weights))
+        _, weights, temperature = _chosen_stacker(features, data.labels, data.corpora, len(members), settings)
+        stack_weights = dict(zip(members, weights))
+        fold_models, kept = _weighted_only(fold_models, stack_weights)
+        stacker = weighted_vote(np.array([stack_weights[m] for m in kept], float) / sum(weights) / temperature)
+    else:
+        kept = members
 
     final = "stack" if head == "stack" else head
     scores = _scores(oof, data, folds, final)
     seconds = time.perf_counter() - started
     scores["train_seconds"] = round(seconds, 1)
     info = {"name": out_dir.name, "train_settings": settings.to_dict(), "n_clips": int(len(data.labels)),
-            "speakers": sorted(set(data.speakers)), "cv": scores["overall"][final], "members": ["cnn", *members],
+            "speakers": sorted(set(data.speakers)), "corpora": _corpus_summary(data), "cv": scores["overall"][final],
+            "members": kept, "trained_members": members,
             **({"stack_weights": stack_weights, "stack_temperature": temperature} if stack_weights else {})}
     model = EmotionModel(head=head, render_settings=data.settings, folds=fold_models, stacker=stacker, info=info)
     picture = metrics.confusion_png(scores["confusion_matrix"], f"{final}: speaker-grouped CV, accuracy "
                                                                 f"{scores['overall'][final]['accuracy']:.1%}")
     reliability = metrics.reliability_png(data.labels, oof[final], f"{final}: reliability (speaker-grouped CV)")
     card = model_card({**info, "render_settings": data.settings.to_dict()}, scores,
-                      [name for name in MEMBERS if name in oof], [r.source for r in data.rows])
+                      [name for name in MEMBER_ORDER if name in oof], [r.source for r in data.rows])
     reports = {"confusion.png": encode_png(picture), "reliability.png": encode_png(reliability),
                "oof.npz": _oof_archive(oof, data, folds), "MODEL_CARD.md": card.encode("utf-8")}
     save_model(model, out_dir, scores, reports, replace=force)
     return TrainReport(model_dir=out_dir, head=head, metrics=scores, seconds=seconds)
+
+
+def _needs_cnn(head: str, settings: TrainSettings) -> bool:
+    names = settings.members if head == "stack" else (head,)
+    return any(n == CNN or REGISTRY[n].with_cnn for n in names)
+
+
+def _corpus_summary(data: LabelledImages) -> dict:
+    """Per corpus: clips, speakers and the classes it has (it is evidence about those only)."""
+    out = {}
+    for name in dict.fromkeys(data.corpora):
+        rows = data.corpora == name
+        out[str(name)] = {"clips": int(rows.sum()), "speakers": len({s for s, r in zip(data.speakers, rows) if r}),
+                          "classes": [EMOTIONS[c] for c in sorted(set(data.labels[rows]))]}
+    return out
+
+
+def corpus_weights(labels: np.ndarray, corpora: np.ndarray, scheme: str) -> np.ndarray:
+    """Per-clip training weights: every class of a corpus has the same total weight within it,
+    then each corpus's total is its clip count, equal, or the square root of its clip count
+    (TrainSettings.corpus_weighting); the mean weight is 1."""
+    weights = np.zeros(len(labels))
+    for name in set(corpora):
+        rows = corpora == name
+        total = {"clips": rows.sum(), "equal": 1.0, "sqrt": np.sqrt(rows.sum())}[scheme]
+        within = balanced_weights(labels[rows])
+        weights[rows] = within / within.sum() * total
+    return weights * len(labels) / weights.sum()
+
+
+def class_masks(labels: np.ndarray, corpora: np.ndarray) -> np.ndarray:
+    """(n, 8): the classes each clip's corpus has; a corpus is evidence about those only."""
+    masks = np.zeros((len(labels), N_CLASSES), bool)
+    for name in set(corpora):
+        rows = corpora == name
+        masks[np.ix_(rows, np.unique(labels[rows]))] = True
+    return masks
 
 
 def _fold_pipelines(data: LabelledImages, folds, members: list[str], settings: TrainSettings,
@@ -114,54 +160,83 @@ def _fold_pipelines(data: LabelledImages, folds, members: list[str], settings: T
     learns from the other parts, and the embedding heads learn from that CNN's embeddings
     of the part it never heard (cross-fitting). The fold's CNN and each embedding head are
     the average over its parts. Members without a CNN in them learn from every training
-    speaker directly.
+    speaker directly. Every member sees the corpus weights and class masks.
     """
-    oof = {name: np.zeros((len(data.labels), N_CLASSES)) for name in ["cnn", *members]}
-    blocks = feature_blocks(data.settings)
+    oof = {name: np.zeros((len(data.labels), N_CLASSES)) for name in members}
+    weights = corpus_weights(data.labels, data.corpora, settings.corpus_weighting)
+    masks = class_masks(data.labels, data.corpora)
+    n_parts = settings.cnns_per_fold if CNN in members else 1
     fold_models: list[FoldModel] = []
-    n_parts = settings.cnns_per_fold
     for step in progress(range(len(folds) * n_parts), len(folds) * n_parts, "training fold models"):
         k, p = divmod(step, n_parts)
         train_idx, test_idx = folds[k]
         if p == 0:
             fold_models.append(FoldModel())
-            parts = _speaker_parts(train_idx, data.speakers, n_parts)
-        fold, part = fold_models[-1], parts[p]
-        cnn_rows = np.concatenate([other for q, other in enumerate(parts) if q != p])
-        seed = settings.seed + step
-        cnn = _deployable(_train_cnn(data, cnn_rows, settings, seed), data.images[test_idx])
-        test_embeddings, test_probs = cnn.outputs(data.images[test_idx])
-        oof["cnn"][test_idx] += test_probs / n_parts
-        part_embeddings, _ = cnn.outputs(data.images[part])
-        heads = {}
-        for name in (m for m in members if m in EMBEDDING_HEADS):
-            heads[name] = build_member(name, settings.members, seed).fit(
-                head_features(name, part_embeddings, data.features[part], blocks), data.labels[part])
-            oof[name][test_idx] += heads[name].predict_proba(
-                head_features(name, test_embeddings, data.features[test_idx], blocks)) / n_parts
-        fold.cnns.append(cnn)
-        fold.heads.append(heads)
+        if CNN in members:
+            if p == 0:
+                parts = _speaker_parts(train_idx, data.speakers, n_parts)
+            _fit_cnn_part(fold_models[-1], data, parts, p, test_idx, members, settings, settings.seed + step,
+                          weights, masks, oof)
         if p == n_parts - 1:
-            _fit_plain_members(fold, data, blocks, train_idx, test_idx, members, settings, settings.seed + k, oof)
+            _fit_plain_members(fold_models[-1], data, train_idx, test_idx, members, settings, settings.seed + k,
+                               weights, masks, oof)
             log.info("fold %d/%d (%d held-out clips): %s", k + 1, len(folds), len(test_idx), ", ".join(
                 f"{name} {np.mean(pr[test_idx].argmax(1) == data.labels[test_idx]):.3f}" for name, pr in oof.items()))
     return fold_models, oof
 
 
-def _train_cnn(data: LabelledImages, rows: np.ndarray, settings: TrainSettings, seed: int):
+def _fit_cnn_part(fold: FoldModel, data: LabelledImages, parts, p: int, test_idx, members, settings: TrainSettings,
+                  seed: int, weights, masks, oof: dict) -> None:
+    """CNN `p` of a fold learns from the other parts (of the corpora `cnn_corpora` names);
+    its heads learn from its embeddings of part `p`."""
+    n_parts, part = len(parts), parts[p]
+    blocks = feature_blocks(data.settings)
+    cnn_rows = np.concatenate([other for q, other in enumerate(parts) if q != p])
+    if settings.cnn_corpora:
+        cnn_rows = cnn_rows[np.isin(data.corpora[cnn_rows], settings.cnn_corpora)]
+    cnn = _deployable(_train_cnn(data, cnn_rows, settings, seed, weights[cnn_rows]), data.images[test_idx])
+    test_embeddings, test_probs = cnn.outputs(data.images[test_idx])
+    oof[CNN][test_idx] += test_probs / n_parts
+    part_embeddings, _ = cnn.outputs(data.images[part])
+    heads = {}
+    for name in (m for m in members if m != CNN and REGISTRY[m].with_cnn):
+        spec = REGISTRY[name]
+        heads[name] = spec.build(settings.member_params.get(name), seed).fit(
+            spec.inputs(part_embeddings, data.features[part], blocks), data.labels[part], weights[part], masks[part])
+        oof[name][test_idx] += heads[name].predict_proba(
+            spec.inputs(test_embeddings, data.features[test_idx], blocks)) / n_parts
+    fold.cnns.append(cnn)
+    fold.heads.append(heads)
+
+
+def _train_cnn(data: LabelledImages, rows: np.ndarray, settings: TrainSettings, seed: int, weights: np.ndarray):
     from ser_img.cnn import train_cnn
 
     return train_cnn(data.images[rows], data.labels[rows], N_CLASSES, settings.cnn, seed=seed,
-                     sample_weight=balanced_weights(data.labels[rows]))
+                     sample_weight=weights)
 
 
-def _fit_plain_members(fold: FoldModel, data: LabelledImages, blocks: dict, train_idx, test_idx, members,
-                       settings: TrainSettings, seed: int, oof: dict) -> None:
+def _fit_plain_members(fold: FoldModel, data: LabelledImages, train_idx, test_idx, members, settings: TrainSettings,
+                       seed: int, weights, masks, oof: dict) -> None:
     """Members with no CNN in them learn from every training speaker of the fold."""
-    for name in (m for m in members if m not in EMBEDDING_HEADS):
-        fold.plain[name] = build_member(name, settings.members, seed).fit(
-            head_features(name, None, data.features[train_idx], blocks), data.labels[train_idx])
-        oof[name][test_idx] = fold.plain[name].predict_proba(head_features(name, None, data.features[test_idx], blocks))
+    blocks = feature_blocks(data.settings)
+    for name in (m for m in members if m != CNN and not REGISTRY[m].with_cnn):
+        spec = REGISTRY[name]
+        fold.plain[name] = spec.build(settings.member_params.get(name), seed).fit(
+            spec.inputs(None, data.features[train_idx], blocks), data.labels[train_idx], weights[train_idx],
+            masks[train_idx])
+        oof[name][test_idx] = fold.plain[name].predict_proba(spec.inputs(None, data.features[test_idx], blocks))
+
+
+def _weighted_only(fold_models: list[FoldModel], stack_weights: dict) -> tuple[list[FoldModel], list[str]]:
+    """The fold models without the members the stack gives weight 0 (they are not shipped),
+    and without CNNs when neither the CNN nor a head on it has weight."""
+    kept = [name for name, weight in stack_weights.items() if weight > 0]
+    keep_cnns = any(n == CNN or REGISTRY[n].with_cnn for n in kept)
+    slim = [FoldModel(cnns=fold.cnns if keep_cnns else [],
+                      heads=[{n: h for n, h in heads.items() if n in kept} for heads in fold.heads] if keep_cnns else [],
+                      plain={n: m for n, m in fold.plain.items() if n in kept}) for fold in fold_models]
+    return slim, kept
 
 
 def _deployable(keras_cnn, images: np.ndarray) -> LiteCnn:
@@ -188,7 +263,7 @@ def _speaker_parts(train_idx: np.ndarray, speakers: list[str], n_parts: int) -> 
     return [train_idx[test] for _, test in speaker_folds(fold_speakers, max_folds=n_parts)]
 
 
-def _chosen_stacker(features: np.ndarray, labels: np.ndarray, n_members: int,
+def _chosen_stacker(features: np.ndarray, labels: np.ndarray, corpora: np.ndarray, n_members: int,
                     settings: TrainSettings) -> tuple[DenseHead, tuple, float]:
     """A calibrated weighted geometric vote of the members, learned on these out-of-fold clips.
 
@@ -196,12 +271,17 @@ def _chosen_stacker(features: np.ndarray, labels: np.ndarray, n_members: int,
     8 x members log-probabilities overfits folds of a few speakers; a vote with a few integer
     weights has almost nothing to overfit, and may drop a member with weight 0). They are
     then normalised to sum to 1, a weighted geometric mean, and divided by the temperature
-    that minimises the log-loss on the same clips: its output is a probability.
+    that minimises the log-loss on the same clips: its output is a probability. With several
+    corpora, the weights are chosen for the mean of the corpora's accuracies: each corpus
+    counts the same, however many clips it has.
     """
     per_member = features.reshape(len(features), n_members, N_CLASSES)
     candidates = [w for w in itertools.product(settings.stack_weights, repeat=n_members) if sum(w) > 0]
-    scores = [np.mean(np.einsum("m,nmc->nc", np.array(w, float), per_member).argmax(1) == labels)
-              for w in candidates]
+    groups = [corpora == name for name in dict.fromkeys(corpora)]
+    scores = []
+    for w in candidates:
+        right = np.einsum("m,nmc->nc", np.array(w, float), per_member).argmax(1) == labels
+        scores.append(np.mean([right[rows].mean() for rows in groups]))
     best = candidates[int(np.argmax(scores))]  # ties: the first in itertools.product order
     normalised = np.array(best, float) / sum(best)
     mean_logits = np.einsum("m,nmc->nc", normalised, per_member)
@@ -216,7 +296,7 @@ def _oof_archive(oof: dict[str, np.ndarray], data: LabelledImages, folds) -> byt
         fold_of[test_idx] = k
     buffer = io.BytesIO()
     np.savez(buffer, labels=data.labels, fold=fold_of, speakers=np.array(data.speakers),
-             images=np.array([r.image for r in data.rows]), **oof)
+             images=np.array([r.image for r in data.rows]), corpora=np.asarray(data.corpora, dtype=str), **oof)
     return buffer.getvalue()
 
 
@@ -234,6 +314,9 @@ def _scores(oof: dict[str, np.ndarray], data: LabelledImages, folds, final: str)
         name: {"accuracy_std": float(np.std([f[name]["accuracy"] for f in per_fold]))} for name in oof
     }
     full = metrics.report(data.labels, oof[final].argmax(1))
+    by_corpus = {str(c): {name: metrics.summary(data.labels[data.corpora == c], p[data.corpora == c])
+                          for name, p in oof.items()} for c in dict.fromkeys(data.corpora)}
     return {"final": final, "folds": per_fold, "overall": overall, "fold_spread": spread,
+            **({"corpora": by_corpus} if len(by_corpus) > 1 else {}),
             "per_class": full["per_class"], "confusion_matrix": full["confusion_matrix"],
             "labels": full["labels"], "reliability": metrics.reliability(data.labels, oof[final])}

@@ -23,11 +23,22 @@ CORPORA = {
     "crema": ("CREMA-D", "Cao et al. 2014, https://github.com/CheyneyComputerScience/CREMA-D; Open Database "
                          "License (ODbL 1.0)"),
     "savee": ("SAVEE", None),
+    "nemo": ("nEMO (Polish)", "Christop 2024, Adam Mickiewicz University; licensed CC BY-NC-SA 4.0: non-commercial "
+                              "use, with attribution, shared alike"),
+    "ased": ("ASED (Amharic)", "Retta et al. 2022, ACM TALLIP; no licence stated by its authors, published for "
+                               "research: research and non-commercial use only"),
+    "emovo": ("EMOVO (Italian)", "Costantini et al. 2014, Fondazione Ugo Bordoni; research use under the "
+                                 "publisher's terms, non-commercial"),
+    "spanish": ("a Spanish corpus of 14 non-professional speakers", "rcebrian/speech-emotion-recognition on "
+                "GitHub; no licence stated: research and non-commercial use only"),
+    "korean": ("Korean emotional speech, public 5 % subset", "emotiontts_open_db, KAIST / SELVAS AI; research "
+                                                              "only, no commercial use"),
 }
 # The licence of each corpus in a word or two, for short notes (the web page).
-SHORT_LICENCES = {"ravdess": "CC BY-NC-SA 4.0", "tess": "CC BY-NC-ND 4.0", "crema": "ODbL 1.0"}
+SHORT_LICENCES = {"ravdess": "CC BY-NC-SA 4.0", "tess": "CC BY-NC-ND 4.0", "crema": "ODbL 1.0",
+                  "nemo": "CC BY-NC-SA 4.0", "ased": "research use", "emovo": "research use",
+                  "spanish": "no licence stated", "korean": "research only"}
 UNKNOWN_LICENCE = "licence unknown to ser-img: state your data's licence here before sharing this model"
-HEAD_NAMES = {"mlp": "an MLP", "xgb": "an XGBoost", "lgbm": "a LightGBM"}
 
 
 def is_synthetic(sources: list[str]) -> bool:
@@ -36,8 +47,19 @@ def is_synthetic(sources: list[str]) -> bool:
     return bool(folders) and all((f / MARKER).is_file() or (f.parent / MARKER).is_file() for f in folders)
 
 
-def data_lines(speakers: list[str], n_clips: int, synthetic: bool) -> list[str]:
-    """The card's data section: clips, speakers per corpus, and each corpus's licence."""
+def data_lines(speakers: list[str], n_clips: int, synthetic: bool, corpora: dict | None = None) -> list[str]:
+    """The card's data section: clips, speakers per corpus, and each corpus's licence.
+
+    `corpora` (model.json's, one entry per image folder trained on) names the corpora when
+    there are several; otherwise they are recognised from the speaker ids."""
+    if corpora and len(corpora) > 1 and not synthetic:
+        lines = [f"- {n_clips} clips from {len(speakers)} speakers of {len(corpora)} corpora; all are for research "
+                 "and non-commercial use, so the weights derived from them are too."]
+        for folder, about in corpora.items():
+            name, terms = CORPORA.get(folder, (f"`{folder}`", None))
+            lines.append(f"- {name}: {about['clips']} clips, {_speakers(about['speakers'])}, classes "
+                         f"{', '.join(about['classes'])}; {terms or UNKNOWN_LICENCE}.")
+        return lines
     if synthetic:
         return [f"- {n_clips} clips of SYNTHETIC audio (ser_img.synth) from {len(speakers)} synthetic speakers. "
                 "The names follow RAVDESS's scheme; no RAVDESS audio was used. This model knows nothing about "
@@ -55,11 +77,12 @@ def data_lines(speakers: list[str], n_clips: int, synthetic: bool) -> list[str]:
     return lines
 
 
-def weights_licence(speakers: list[str], card_text: str | None) -> str:
+def weights_licence(speakers: list[str], card_text: str | None, trained_on=None) -> str:
     """What a user may do with the weights, in one line: the training data's licences."""
     if card_text and "SYNTHETIC audio" in card_text:
         return "trained on synthetic audio only (no corpus licence applies)"
-    corpora = sorted({s.split("-", 1)[0] for s in speakers})
+    several = trained_on and len(trained_on) > 1  # one folder: its name says nothing; the speaker ids do
+    corpora = sorted(trained_on) if several else sorted({s.split("-", 1)[0] for s in speakers})
     parts = [f"{SHORT_LICENCES[c]} ({CORPORA[c][0]})" if c in SHORT_LICENCES else
              f"licence unknown ({CORPORA[c][0] if c in CORPORA else 'other data'})" for c in corpora]
     return "weights derived from data under " + ", ".join(dict.fromkeys(parts))
@@ -70,28 +93,39 @@ def _speakers(count: int) -> str:
 
 
 def _architecture(head: str, info: dict) -> str:
+    from .members import CNN, REGISTRY
+
     cnn, train = info["train_settings"]["cnn"], info["train_settings"]
-    functionals = info.get("render_settings", {}).get("functionals")
-    common = ("Audio is mixed to mono, resampled, trimmed of leading and trailing silence once and rendered "
-              "to a log-mel RGB image (settings in model.json); from the same trimmed signal come ser-img's "
-              "hand-written acoustic descriptors (spectral, cepstral, energy, pitch and voice-quality "
-              "statistics)" + (f" and openSMILE's {functionals} functionals" if functionals else "") + ". "
-              f"Per speaker-grouped fold, the training speakers are split into {train['cnns_per_fold']} parts; "
-              f"for each part a CNN (channels {tuple(cnn['channels'])}, {cnn['embedding_size']}-d embedding, "
-              f"{cnn['epochs']} epochs) learns from the other parts")
-    if head == "cnn":
-        return common + ". The model averages its CNNs."
-    if head in HEAD_NAMES:
-        return common + (f", and {HEAD_NAMES[head]} head learns from its embeddings of that part plus the "
-                         "descriptors (cross-fitting: every training speaker reaches the head through a CNN "
-                         "that never heard it) and gives the output. The model averages its heads.")
-    return common + (", and MLP, XGBoost and LightGBM heads learn from its embeddings of that part plus the "
-                     "descriptors (cross-fitting: every training speaker reaches the heads through a CNN that "
-                     "never heard it). Logistic regressions on the descriptors alone and on the functionals "
-                     "alone learn from every training speaker. The stack is a weighted geometric mean of the "
-                     "members (integer weights chosen on out-of-fold predictions, then normalised), divided by "
-                     "a temperature learned on the same out-of-fold predictions, so that its probabilities are "
-                     "calibrated. The model averages its folds.")
+    rendering = info.get("render_settings", {})
+    members = list(info.get("members", [CNN]))
+    sources = ["ser-img's hand-written acoustic descriptors (spectral, cepstral, energy, pitch and voice-quality "
+               "statistics)"]
+    if rendering.get("functionals"):
+        sources.append(f"openSMILE's {rendering['functionals']} functionals")
+    if rendering.get("encoder_layer"):
+        sources.append(f"a pretrained voice encoder's vector (resemblyzer 0.1.4's GE2E speaker encoder, "
+                       f"Apache-2.0: mean and standard deviation over time of its LSTM layer "
+                       f"{rendering['encoder_layer']}'s frame outputs)")
+    text = ("Audio is mixed to mono, resampled, trimmed of leading and trailing silence once and rendered to a "
+            "log-mel RGB image (settings in model.json); from the same trimmed signal come "
+            + ", ".join(sources) + ". ")
+    if CNN in members or any(m != CNN and REGISTRY[m].with_cnn for m in members):
+        text += (f"Per speaker-grouped fold, the training speakers are split into {train['cnns_per_fold']} parts; "
+                 f"for each part a CNN (channels {tuple(cnn['channels'])}, {cnn['embedding_size']}-d embedding, "
+                 f"{cnn['epochs']} epochs) learns from the other parts, and the heads on its embeddings learn "
+                 "from that part (cross-fitting: every training speaker reaches a head through a CNN that never "
+                 "heard it). ")
+    text += "Members: " + "; ".join("`cnn`: the CNNs' own softmax" if m == CNN else f"`{m}`: {REGISTRY[m].about}"
+                                    for m in members) + ". "
+    if len(info.get("corpora") or {}) > 1:
+        text += (f"Several corpora are trained on: within each corpus every class weighs the same, and each corpus "
+                 f"weighs {train.get('corpus_weighting', 'clips')} (`corpus_weighting`); each clip is evidence only "
+                 "about the classes its corpus has (the logistic regressions' softmax runs over those alone). ")
+    if head == "stack":
+        text += ("The stack is a weighted geometric mean of the members (integer weights chosen on out-of-fold "
+                 "predictions, each corpus counting the same, then normalised), divided by a temperature learned "
+                 "on the same out-of-fold predictions, so that its probabilities are calibrated. ")
+    return text + "The model averages its folds."
 
 
 def _stack_lines(info: dict) -> list[str]:
@@ -102,7 +136,7 @@ def _stack_lines(info: dict) -> list[str]:
     return ["", "Stack weights (before normalising): " + ", ".join(f"{n} {w}" for n, w in weights.items())
             + f"; temperature {info['stack_temperature']:.3f}."
             + (f" Members with weight 0 ({', '.join(unused)}) add nothing on out-of-fold predictions that the "
-               "others do not already give; prediction skips them." if unused else "")]
+               "others do not already give: they were trained and measured, and are not shipped." if unused else "")]
 
 
 def model_card(info: dict, scores: dict, member_names: list[str], sources: list[str] = ()) -> str:
@@ -115,7 +149,7 @@ def model_card(info: dict, scores: dict, member_names: list[str], sources: list[
     head = scores["final"]
     lines = [
         f"# Model card: {info['name']}", "",
-        "## Data", "", *data_lines(speakers, info["n_clips"], synthetic),
+        "## Data", "", *data_lines(speakers, info["n_clips"], synthetic, info.get("corpora")),
         f"- Classes, in this order: {', '.join(EMOTIONS)}.",
         "", "## Architecture", "", f"Head: `{head}`. " + _architecture(head, info), *_stack_lines(info),
         "", "## Speaker-grouped cross-validation", "",

@@ -1,18 +1,22 @@
 """Everything the model reads from a clip: its image and its feature vector.
 
-The clip is trimmed of silence once; the image (`spectrogram`), the hand-written
-`descriptors` and the openSMILE `functionals` are all computed from that one trimmed
-signal. The feature vector is the descriptors followed by the functionals;
-`feature_blocks` says which columns are which, from the render settings alone.
+The clip is trimmed of silence once; the image (`spectrogram`) and every extractor's
+vector come from that one trimmed signal. An extractor is one entry in `EXTRACTORS`: its
+name (the feature block members read), whether the render settings ask for it, its size
+and the function that computes it. The feature vector is the enabled extractors' vectors
+side by side; `feature_blocks` says which columns are which, from the render settings alone.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from . import encoder
 from .descriptors import descriptors
 from .errors import UsageError
 from .functionals import feature_count, functionals
@@ -22,21 +26,47 @@ from .spectrogram import RenderSettings, log_mel, to_image, trim_silence, write_
 DESCRIPTOR_SIZE = 724
 
 
+@dataclass(frozen=True)
+class Extractor:
+    """One feature source: `compute(trimmed clip, settings) -> vector` of `size(settings)` values,
+    used when `enabled(settings)`; `files` are the data files it reads (they ship in the package)."""
+
+    name: str
+    enabled: Callable[[RenderSettings], bool]
+    size: Callable[[RenderSettings], int]
+    compute: Callable[[np.ndarray, RenderSettings], np.ndarray]
+    files: tuple[Path, ...] = ()
+
+
+EXTRACTORS = (
+    Extractor("desc", lambda s: True, lambda s: DESCRIPTOR_SIZE, descriptors),
+    Extractor("smile", lambda s: bool(s.functionals), lambda s: feature_count(s.functionals),
+              lambda x, s: functionals(x, s.sample_rate, s.functionals)),
+    Extractor("enc", lambda s: s.encoder_layer > 0, lambda s: encoder.FEATURE_SIZE,
+              lambda x, s: encoder.encoder_features(x, encoder.EncoderSettings(layer=s.encoder_layer)),
+              files=(encoder.WEIGHTS,)),
+)
+
+
+def active_extractors(settings: RenderSettings) -> list[Extractor]:
+    return [e for e in EXTRACTORS if e.enabled(settings)]
+
+
 def render_inputs(samples: np.ndarray, settings: RenderSettings) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 RGB image, float32 feature vector) of a mono clip at `settings.sample_rate`."""
     trimmed = trim_silence(np.asarray(samples, dtype=np.float32), settings)
     image = to_image(log_mel(centre(trimmed, settings.window_samples), settings), settings)
-    parts = [descriptors(trimmed, settings)]
-    if settings.functionals:
-        parts.append(functionals(trimmed, settings.sample_rate, settings.functionals))
+    parts = [np.asarray(e.compute(trimmed, settings), dtype=np.float32) for e in active_extractors(settings)]
     return image, np.concatenate(parts)
 
 
 def feature_blocks(settings: RenderSettings) -> dict[str, slice]:
-    """Columns of the feature vector: "desc" (descriptors) and "smile" (openSMILE functionals)."""
-    blocks = {"desc": slice(0, DESCRIPTOR_SIZE)}
-    if settings.functionals:
-        blocks["smile"] = slice(DESCRIPTOR_SIZE, DESCRIPTOR_SIZE + feature_count(settings.functionals))
+    """Columns of the feature vector, by extractor name ("desc", "smile", "enc")."""
+    blocks, start = {}, 0
+    for extractor in active_extractors(settings):
+        size = extractor.size(settings)
+        blocks[extractor.name] = slice(start, start + size)
+        start += size
     return blocks
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .audio import AUDIO_EXTENSIONS
+from .labels import is_clip_list, read_clip_list
 
 
 def find_audio(sources: list[Path]) -> list[tuple[Path, Path]]:
@@ -13,10 +14,14 @@ def find_audio(sources: list[Path]) -> list[tuple[Path, Path]]:
     Folders are searched recursively for audio extensions; a file named directly is
     always taken, whatever its extension, so that its failure is reported rather than
     silently skipped. A source that does not exist is returned too, for the same reason.
+    A CSV clip list (`labels.read_clip_list`) stands for the files it names.
     """
     found: dict[Path, Path] = {}
     for source in map(Path, sources):
-        if source.is_dir():
+        if is_clip_list(source):
+            for path, (written, _) in read_clip_list(source).items():
+                found.setdefault(path, Path(written) if not Path(written).is_absolute() else Path(path.name))
+        elif source.is_dir():
             for path in sorted(source.rglob("*")):
                 if path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file():
                     found.setdefault(path.resolve(), path.relative_to(source))

@@ -93,13 +93,16 @@ def parse_savee_name(path: Path) -> ClipInfo | None:
     return _parse_corpus_name(path.stem, _SAVEE, folder if folder in _SAVEE_SPEAKERS else None)
 
 
-def clip_info(path: Path) -> ClipInfo:
-    """Label and speaker of an audio file, from its corpus's naming or else its parent folder.
+def clip_info(path: Path, listed: dict[Path, ClipInfo] | None = None) -> ClipInfo:
+    """Label and speaker of an audio file: from a clip list (`listed`, see `read_clip_list`),
+    else its corpus's naming, else its parent folder.
 
     RAVDESS, TESS, CREMA-D and SAVEE names give both; any other file takes its label from
     an emotion-named parent folder and has no known speaker.
     """
     path = Path(path)
+    if listed and path.resolve() in listed:
+        return listed[path.resolve()]
     parsed = (parse_ravdess_name(path.stem) or parse_tess_name(path.stem) or parse_crema_name(path.stem)
               or parse_savee_name(path))
     if parsed is not None:
@@ -145,3 +148,50 @@ def _speaker_table(csv_path: Path) -> Callable[[Path], str | None]:
     by_path = {(csv_path.parent / row[0].strip()).resolve(): row[1].strip() for row in rows}
     by_name = {Path(row[0].strip()).name: row[1].strip() for row in rows}
     return lambda path: by_path.get(Path(path).resolve()) or by_name.get(Path(path).name)
+
+
+def is_clip_list(path: Path) -> bool:
+    """A CSV source names its clips (and their labels and speakers) instead of holding audio."""
+    return Path(path).suffix.lower() == ".csv" and Path(path).is_file()
+
+
+def read_clip_list(csv_path: Path) -> dict[Path, tuple[str, ClipInfo]]:
+    """A corpus described by a CSV with a header row: `path` (relative to the CSV's folder, or
+    absolute), `label` (one of EMOTIONS, or empty) and optionally `speaker`; other columns
+    are ignored. Returns resolved path -> (path as written, ClipInfo)."""
+    import csv
+
+    from .errors import UsageError
+
+    csv_path = Path(csv_path)
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            columns = [c.strip().lower() for c in reader.fieldnames or []]
+            if "path" not in columns or "label" not in columns:
+                raise UsageError(f"{csv_path}: a clip list needs a header row with path and label columns "
+                                 "(and speaker), e.g. path,label,speaker")
+            rows = [{k.strip().lower(): (v or "").strip() for k, v in row.items() if k} for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UsageError(f"{csv_path}: cannot read clip list ({exc})") from None
+    listed = {}
+    for number, row in enumerate(rows, 2):
+        label = row.get("label", "").lower()
+        if label and label not in EMOTIONS:
+            raise UsageError(f"{csv_path}, line {number}: unknown label {label!r}; use one of {', '.join(EMOTIONS)}")
+        written = row.get("path", "")
+        if written:
+            info = ClipInfo(label=label or None, speaker=row.get("speaker") or None)
+            listed[(csv_path.parent / written).resolve()] = (written, info)
+    if not listed:
+        raise UsageError(f"{csv_path}: no clips listed")
+    return listed
+
+
+def listed_clips(sources) -> dict[Path, ClipInfo]:
+    """Labels and speakers of every clip named by the clip lists among `sources`."""
+    listed = {}
+    for source in sources:
+        if is_clip_list(source):
+            listed.update({path: info for path, (_, info) in read_clip_list(source).items()})
+    return listed

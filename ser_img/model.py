@@ -4,7 +4,9 @@ Directory layout (every file listed with its SHA-256 in manifest.json):
   model.json        labels, head, members, render and training settings, versions
   cnn_K_P.tflite    fold K's CNN P (a TensorFlow Lite flatbuffer, run by LiteRT at inference)
   mlp_K_P.npz, xgb_K_P.ubj.gz, lgbm_K_P.txt.gz   the embedding heads paired with that CNN
-  desc_K.npz, smile_K.npz                        fold K's members with no CNN in them
+  enc_K.npz, smile_K.npz, desc_K.npz             fold K's members with no CNN in them
+  (file names come from the member registry, `members.REGISTRY`; a model holds only the
+  members its stack gives weight, and CNNs only when a member needs them)
   stacker.npz                                    the calibrated vote, for head "stack"
   metrics.json, confusion.png, reliability.png   cross-validated figures
   oof.npz                                        out-of-fold probabilities behind those figures
@@ -27,28 +29,17 @@ import numpy as np
 from . import __version__
 from .errors import ModelError, UsageError
 from .features import feature_blocks, render_inputs
-from .heads import EMBEDDING_HEADS, HEADS, DenseHead, head_features, stack_features
+from .heads import DenseHead, stack_features
 from .labels import EMOTIONS
 from .lite import LiteCnn
+from .members import CNN, HEADS, REGISTRY
 from .spectrogram import RenderSettings
 
-FORMAT_VERSION = 3  # 3: cross-fitted CNNs per fold, openSMILE member, calibrated stack
+FORMAT_VERSION = 4  # 4: member registry, voice-encoder member, optional CNNs, several corpora
 MODEL_FILE = "model.json"
 MANIFEST_FILE = "manifest.json"
 STACKER_FILE = "stacker.npz"
 PACKAGED_MODEL = Path(__file__).parent / "default_model"  # the RAVDESS model shipped in the package
-# Which members each kind of model carries beside its CNNs; "stack" combines them all.
-HEAD_MEMBERS = {"cnn": [], "mlp": ["mlp"], "xgb": ["xgb"], "lgbm": ["lgbm"],
-                "stack": ["mlp", "xgb", "lgbm", "desc", "smile"]}
-# Every member a model can report, in the order tables list them.
-MEMBERS = ("cnn", *HEAD_MEMBERS["stack"], "stack")
-
-
-def model_members(head: str, settings: RenderSettings) -> list[str]:
-    """The members beside the CNN that a model of `head` trains: "smile" needs functionals."""
-    return [m for m in HEAD_MEMBERS[head] if m != "smile" or settings.functionals]
-
-
 @dataclass
 class FoldModel:
     """One speaker-grouped fold: cross-fitted CNNs, each with its embedding heads, and the
@@ -56,22 +47,24 @@ class FoldModel:
 
     cnns: list[LiteCnn] = field(default_factory=list)
     heads: list[dict] = field(default_factory=list)  # per CNN: head name -> head
-    plain: dict = field(default_factory=dict)  # "desc", "smile" -> member
+    plain: dict = field(default_factory=dict)  # members with no CNN in them, by name
 
     def member_probabilities(self, images: np.ndarray, features: np.ndarray, blocks: dict,
                              members: list[str], skip: frozenset) -> dict[str, np.ndarray]:
-        """Probabilities of the CNN and each member (in `members` order); skipped ones are uniform."""
-        n = len(images)
-        totals = {name: np.zeros((n, len(EMOTIONS))) for name in ["cnn", *members]}
+        """Probabilities of each member (in `members` order, "cnn" included when the model
+        has CNNs); skipped ones are uniform."""
+        n = len(features)
+        totals = {name: np.zeros((n, len(EMOTIONS))) for name in members}
         for cnn, heads in zip(self.cnns, self.heads):
             embeddings, probs = cnn.outputs(images)
-            totals["cnn"] += probs / len(self.cnns)
+            if CNN in totals:
+                totals[CNN] += probs / len(self.cnns)
             for name, head in heads.items():
                 if name not in skip:
-                    totals[name] += head.predict_proba(head_features(name, embeddings, features, blocks)) / len(self.cnns)
+                    totals[name] += head.predict_proba(REGISTRY[name].inputs(embeddings, features, blocks)) / len(self.cnns)
         for name, member in self.plain.items():
             if name not in skip:
-                totals[name] = member.predict_proba(head_features(name, None, features, blocks))
+                totals[name] = member.predict_proba(REGISTRY[name].inputs(None, features, blocks))
         for name in skip & set(totals):
             totals[name][:] = 1.0 / len(EMOTIONS)
         return totals
@@ -87,7 +80,8 @@ class EmotionModel:
 
     @property
     def members(self) -> list[str]:
-        return [m for m in self.info.get("members", ["cnn"]) if m != "cnn"]
+        """Every member the model holds, "cnn" first when it has CNNs: the stack's input order."""
+        return list(self.info.get("members", [CNN]))
 
     def member_probabilities(self, images: np.ndarray, features: np.ndarray,
                              skip: frozenset = frozenset()) -> dict[str, np.ndarray]:
@@ -138,8 +132,9 @@ class EmotionModel:
 
 def member_file(name: str, fold: int, part: int | None = None) -> str:
     """File of a member: "cnn" and the embedding heads per fold and CNN, the others per fold."""
-    stem, suffix = ("cnn", "tflite") if name == "cnn" else HEADS[name].file_name.split(".", 1)
-    return f"{stem}_{fold}.{suffix}" if part is None else f"{stem}_{fold}_{part}.{suffix}"
+    if name == CNN:
+        return f"cnn_{fold}_{part}.tflite"
+    return REGISTRY[name].file(fold, part)
 
 
 def save_model(model: EmotionModel, out_dir: Path, metrics: dict, reports: dict[str, bytes] | None = None,
@@ -169,7 +164,7 @@ def save_model(model: EmotionModel, out_dir: Path, metrics: dict, reports: dict[
             "labels": list(EMOTIONS),
             "head": model.head,
             "n_folds": len(model.folds),
-            "cnns_per_fold": len(model.folds[0].cnns),
+            "cnns_per_fold": len(model.folds[0].cnns),  # 0: a model without CNNs
             "render_settings": model.render_settings.to_dict(),
             **model.info,
         }
@@ -245,7 +240,7 @@ def read_description(model_dir: Path) -> dict:
                          f"by ser-img {__version__} (expects {FORMAT_VERSION})")
     if description.get("labels") != list(EMOTIONS):
         raise ModelError(f"{model_dir}: its classes {description.get('labels')} are not ser-img's")
-    if description.get("head") not in HEAD_MEMBERS:
+    if description.get("head") not in HEADS:
         raise ModelError(f"{model_dir}: unknown head {description.get('head')!r}")
     description["files"] = sorted(listed)
     return description
@@ -256,21 +251,25 @@ def load_model(model_dir: Path, cnn_threads: int | None = None) -> EmotionModel:
     model_dir = Path(model_dir)
     description = read_description(model_dir)
     head = description["head"]
-    members = [m for m in description.get("members", []) if m != "cnn"]
-    folds, parts = range(description.get("n_folds", 0)), range(description.get("cnns_per_fold", 0))
-    embedding = [m for m in members if m in EMBEDDING_HEADS]
-    plain = [m for m in members if m not in EMBEDDING_HEADS]
-    required = [member_file(n, k, p) for k in folds for p in parts for n in ["cnn", *embedding]]
+    members = list(description.get("members", []))
+    unknown = [m for m in members if m != CNN and m not in REGISTRY]
+    if unknown or not members:
+        raise ModelError(f"{model_dir}: unknown members {unknown or 'none'} (made by another ser-img version?)")
+    folds = range(description.get("n_folds", 0))
+    embedding = [m for m in members if m != CNN and REGISTRY[m].with_cnn]
+    plain = [m for m in members if m != CNN and not REGISTRY[m].with_cnn]
+    parts = range(description.get("cnns_per_fold", 0) if CNN in members or embedding else 0)
+    required = [member_file(n, k, p) for k in folds for p in parts for n in [CNN, *embedding]]
     required += [member_file(n, k) for k in folds for n in plain] + ([STACKER_FILE] if head == "stack" else [])
     unchecked = sorted(set(required) - set(description["files"]))
-    if not required[:1] or unchecked or not set(members) <= set(HEAD_MEMBERS["stack"]):
-        raise ModelError(f"{model_dir}: incomplete model ({', '.join(unchecked) or 'no CNN'} not in the manifest)")
+    if not required[:1] or unchecked:
+        raise ModelError(f"{model_dir}: incomplete model ({', '.join(unchecked) or 'no member'} not in the manifest)")
     try:
         fold_models = [FoldModel(
-            cnns=[LiteCnn((model_dir / member_file("cnn", k, p)).read_bytes(), len(EMOTIONS), cnn_threads)
+            cnns=[LiteCnn((model_dir / member_file(CNN, k, p)).read_bytes(), len(EMOTIONS), cnn_threads)
                   for p in parts],
-            heads=[{n: HEADS[n].load(model_dir / member_file(n, k, p)) for n in embedding} for p in parts],
-            plain={n: HEADS[n].load(model_dir / member_file(n, k)) for n in plain}) for k in folds]
+            heads=[{n: REGISTRY[n].cls.load(model_dir / member_file(n, k, p)) for n in embedding} for p in parts],
+            plain={n: REGISTRY[n].cls.load(model_dir / member_file(n, k)) for n in plain}) for k in folds]
         stacker = DenseHead.load(model_dir / STACKER_FILE) if head == "stack" else None
         settings = RenderSettings.from_dict(description["render_settings"])
     except (OSError, ValueError, KeyError, UsageError) as exc:

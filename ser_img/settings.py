@@ -23,15 +23,7 @@ class CnnSettings:
     warp_time: float = 0.0
 
 
-@dataclass(frozen=True)
-class MemberSettings:
-    """Hyper-parameters of the members beside the CNN."""
-
-    mlp_hidden: int = 64
-    mlp_alpha: float = 1e-2
-    gbdt_rounds: int = 200
-    desc_c: float = 0.01  # logistic regression on the hand-written descriptors
-    smile_c: float = 0.003  # logistic regression on the openSMILE functionals (CV: 0.569 vs 0.568 at 0.01)
+CORPUS_WEIGHTINGS = ("clips", "equal", "sqrt")
 
 
 @dataclass(frozen=True)
@@ -42,7 +34,17 @@ class TrainSettings:
     # learns from the other parts and its heads from that part (cross-fitting): every
     # training speaker reaches the heads, through a CNN that never heard it.
     cnns_per_fold: int = 2
-    members: MemberSettings = field(default_factory=MemberSettings)
+    # The members a stack trains (names in ser_img.members.REGISTRY, and "cnn"); the saved
+    # model keeps those its stack gives weight.
+    members: tuple[str, ...] = ("cnn", "mlp", "xgb", "lgbm", "desc", "smile", "enc")
+    # Hyper-parameters that differ from a member's registry defaults: {name: {param: value}}.
+    member_params: dict = field(default_factory=dict)
+    # How much each corpus weighs when several are trained on: within a corpus every class
+    # has the same total weight; then each corpus's total is its clip count ("clips"), the
+    # same for all ("equal"), or the square root of its clip count ("sqrt").
+    corpus_weighting: str = "sqrt"
+    # Corpora (image folder names) the CNNs learn from; empty: all of them.
+    cnn_corpora: tuple[str, ...] = ()
     stack_weights: tuple[int, ...] = (0, 1, 2)  # integer weights the vote may give each member
     calibration: str = "temperature"  # "temperature" (learned on out-of-fold predictions) or "none"
     cnn: CnnSettings = field(default_factory=CnnSettings)
@@ -52,6 +54,14 @@ class TrainSettings:
             raise UsageError("speaker-grouped training needs at least 2 folds")
         if self.cnns_per_fold < 2:
             raise UsageError("cnns_per_fold must be at least 2 (a CNN's part and its heads' part)")
+        if self.corpus_weighting not in CORPUS_WEIGHTINGS:
+            raise UsageError(f"unknown corpus weighting {self.corpus_weighting!r}; choose from {', '.join(CORPUS_WEIGHTINGS)}")
+        from .members import CNN, REGISTRY
+
+        unknown = [m for m in (*self.members, *self.member_params) if m != CNN and m not in REGISTRY]
+        if unknown or not self.members:
+            raise UsageError(f"unknown members {', '.join(unknown) or '(none chosen)'}; choose from "
+                             f"{', '.join([CNN, *REGISTRY])}")
         if self.calibration not in ("temperature", "none"):
             raise UsageError(f"unknown calibration {self.calibration!r}; choose temperature or none")
         if self.cnn.epochs < 1 or min(self.stack_weights, default=-1) < 0 or not any(self.stack_weights):

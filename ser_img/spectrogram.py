@@ -48,6 +48,8 @@ class RenderSettings:
     descriptor_version: int = 3  # 3: computed from the clip trimmed once, with the image
     # openSMILE feature set computed beside the descriptors ("" for none).
     functionals: str = "ComParE_2016"
+    # The pretrained voice encoder's LSTM layer whose frame outputs are pooled (0 for none).
+    encoder_layer: int = 2
 
     def __post_init__(self):
         if self.colormap not in _COLORMAPS:
@@ -56,6 +58,10 @@ class RenderSettings:
             raise UsageError("render sizes must be positive")
         if self.functionals and self.functionals not in FEATURE_SETS:
             raise UsageError(f"unknown openSMILE feature set {self.functionals!r}; choose from {', '.join(FEATURE_SETS)}")
+        if self.encoder_layer not in (0, 1, 2, 3):
+            raise UsageError(f"encoder_layer must be 0 (none) or an LSTM layer 1-3, not {self.encoder_layer}")
+        if self.encoder_layer and self.sample_rate != 16000:
+            raise UsageError("the voice encoder needs a 16-kHz sample rate")
         if self.fmax > self.sample_rate / 2:
             raise UsageError(f"fmax {self.fmax} Hz is above the Nyquist rate of {self.sample_rate} Hz")
 

@@ -6,7 +6,8 @@ import pytest
 
 from ser_img.dataset import load_labelled_images
 from ser_img.errors import ModelError
-from ser_img.heads import HEADS, DenseHead, LogisticHead
+from ser_img.heads import DenseHead, LogisticHead
+from ser_img.members import REGISTRY
 from ser_img.model import load_model
 from ser_img.settings import TrainSettings
 
@@ -14,7 +15,7 @@ from ser_img.settings import TrainSettings
 def test_dense_heads_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     features, labels = rng.normal(size=(80, 6)), rng.integers(0, 8, 80)
-    for name, head in [("mlp", HEADS["mlp"]().fit(features, labels)), ("lr", LogisticHead().fit(features, labels))]:
+    for name, head in [("mlp", REGISTRY["mlp"].cls().fit(features, labels)), ("lr", LogisticHead().fit(features, labels))]:
         head.save(tmp_path / f"{name}.npz")
         loaded = type(head).load(tmp_path / f"{name}.npz")
         assert np.array_equal(loaded.predict_proba(features), head.predict_proba(features))
@@ -49,17 +50,23 @@ def test_two_class_heads_fill_all_eight_columns():
 def test_boosted_heads_round_trip_exactly(tmp_path, name):
     rng = np.random.default_rng(2)
     features, labels = rng.normal(size=(60, 5)), rng.integers(0, 8, 60)
-    head = HEADS[name](rounds=20).fit(features, labels)
-    head.save(tmp_path / HEADS[name].file_name)
-    loaded = HEADS[name].load(tmp_path / HEADS[name].file_name)
+    cls = REGISTRY[name].cls
+    head = cls(rounds=20).fit(features, labels)
+    head.save(tmp_path / cls.file_name)
+    loaded = cls.load(tmp_path / cls.file_name)
     assert np.array_equal(loaded.predict_proba(features), head.predict_proba(features))
+
+
+def ONE_CORPUS(n):
+    return np.array(["data"] * n)
 
 
 def test_saved_model_loads_to_identical_probabilities(stack_model, images):
     data = load_labelled_images(images)
     first = load_model(stack_model).member_probabilities(data.images[:10], data.features[:10])
     second = load_model(stack_model).member_probabilities(data.images[:10], data.features[:10])
-    assert set(first) == {"cnn", "mlp", "xgb", "lgbm", "desc", "smile", "stack"}
+    description = json.loads((stack_model / "model.json").read_text())
+    assert set(first) == {*description["members"], "stack"}
     for name in first:
         assert np.array_equal(first[name], second[name])
         assert np.allclose(first[name].sum(axis=1), 1.0)
@@ -169,7 +176,7 @@ def test_stack_vote_weighs_the_member_that_helps_and_drops_noise():
     good = np.full((400, 8), 0.05)
     good[np.arange(400), labels] = 0.65
     good[:80] = noise[:80]  # right on four clips in five
-    stacker, weights, _ = _chosen_stacker(stack_features([noise, good]), labels, 2, TrainSettings())
+    stacker, weights, _ = _chosen_stacker(stack_features([noise, good]), labels, ONE_CORPUS(400), 2, TrainSettings())
     assert weights[0] == 0 and weights[1] > 0
     # The vote is a weighted geometric mean: with weight 0 the noise member changes nothing.
     only_good = stacker.predict_proba(stack_features([np.full((400, 8), 0.125), good]))
@@ -193,8 +200,8 @@ def test_stack_probabilities_are_calibrated_on_out_of_fold_predictions():
         p[np.arange(2000), said] = 0.99
         members.append(p)
     features = stack_features(members)
-    raw, _, _ = _chosen_stacker(features, labels, 2, TrainSettings(calibration="none"))
-    calibrated, _, temperature = _chosen_stacker(features, labels, 2, TrainSettings())
+    raw, _, _ = _chosen_stacker(features, labels, ONE_CORPUS(2000), 2, TrainSettings(calibration="none"))
+    calibrated, _, temperature = _chosen_stacker(features, labels, ONE_CORPUS(2000), 2, TrainSettings())
     assert temperature > 1.5
     assert calibration(labels, raw.predict_proba(features))["ece"] > 0.25
     assert calibration(labels, calibrated.predict_proba(features))["ece"] < 0.05
@@ -208,16 +215,20 @@ def test_calibration_learns_only_from_out_of_fold_predictions(stack_model):
 
     description = json.loads((stack_model / "model.json").read_text())
     oof = np.load(stack_model / "oof.npz", allow_pickle=False)
-    members = [name for name in description["members"]]
-    features, labels = stack_features([oof[name] for name in members]), oof["labels"]
+    members = description["trained_members"]
+    features, labels, corpora = stack_features([oof[name] for name in members]), oof["labels"], oof["corpora"]
     settings = TrainSettings()
-    stacker, weights, temperature = _chosen_stacker(features, labels, len(members), settings)
+    stacker, weights, temperature = _chosen_stacker(features, labels, corpora, len(members), settings)
     assert dict(zip(members, weights)) == description["stack_weights"]
     assert temperature == pytest.approx(description["stack_temperature"])
-    assert np.allclose(DenseHead.load(stack_model / "stacker.npz").weights[0], stacker.weights[0])
+    # The shipped stacker holds the members with weight only: its matrix is the vote's rows for them.
+    kept = [k for k, name in enumerate(members) if description["stack_weights"][name] > 0]
+    rows = np.concatenate([np.arange(k * 8, k * 8 + 8) for k in kept])
+    assert np.allclose(DenseHead.load(stack_model / "stacker.npz").weights[0], stacker.weights[0][rows])
     for k in range(oof["fold"].max() + 1):
         held_out = oof["fold"] == k
-        nested, _, _ = _chosen_stacker(features[~held_out], labels[~held_out], len(members), settings)
+        nested, _, _ = _chosen_stacker(features[~held_out], labels[~held_out], corpora[~held_out], len(members),
+                                       settings)
         assert np.allclose(nested.predict_proba(features[held_out]), oof["stack"][held_out])
 
 
@@ -233,6 +244,7 @@ def test_model_card_describes_the_data_and_the_head_actually_used():
     from ser_img.card import model_card
 
     info = {"name": "m", "n_clips": 90, "speakers": ["ravdess-01", "ravdess-02", "tess-OAF", "savee-DC", "alice"],
+            "members": ["cnn", "xgb"],
             "train_settings": {"cnns_per_fold": 2, "cnn": {"channels": [8], "embedding_size": 16, "epochs": 2}}}
     figures = {"accuracy": 0.5, "uar": 0.5, "macro_f1": 0.5, "log_loss": 1.5, "brier": 0.6, "ece": 0.05}
     scores = {"final": "xgb", "folds": [{}, {}], "overall": {name: figures for name in ("cnn", "xgb")}}
@@ -241,5 +253,5 @@ def test_model_card_describes_the_data_and_the_head_actually_used():
     assert lines["- RAVDESS"].startswith("- RAVDESS: 2 speakers (01, 02)") and "CC BY-NC-SA 4.0" in lines["- RAVDESS"]
     assert lines["- TESS"].startswith("- TESS: 1 speaker (OAF)") and "CC BY-NC-ND 4.0" in lines["- TESS"]
     assert "SAVEE: 1 speaker (DC); licence unknown to ser-img: state your data's licence" in card
-    assert "Other data, 1 speaker not from a corpus" in card and "Head: `xgb`" in card and "an XGBoost head" in card
+    assert "Other data, 1 speaker not from a corpus" in card and "Head: `xgb`" in card and "`xgb`: XGBoost on its CNN's embeddings" in card
     assert "weighted geometric mean" not in card  # not the stack
