@@ -153,20 +153,34 @@ def _require_tensorflow() -> None:
               help="Image height and width in pixels.")
 @click.option("--window", type=click.FloatRange(0.25, 60), default=3.0, show_default=True,
               help="Seconds of audio per image.")
+@click.option("--functionals", type=click.Choice(["none", "ComParE_2016", "eGeMAPSv02"]), default="none",
+              show_default=True, help="openSMILE functionals to compute beside the image (for the smile member; "
+                                      "ComParE_2016 costs about 40 ms a clip).")
+@click.option("--channel", type=click.Choice(["none", "telephone"]), default="none", show_default=True,
+              help="Send every clip through a simulated channel first: telephone makes 8-kHz, 300-3400 Hz, "
+                   "mu-law copies to train and measure on.")
 @_scheduler_option
 @_errors_for_people
-def render(sources, out_dir, speaker_from, force, workers, size, window, scheduler):
-    """Render audio files or folders (searched recursively) to spectrogram images.
+def render(sources, out_dir, speaker_from, force, workers, size, window, functionals, channel, scheduler):
+    """Render audio files, folders (searched recursively) or clip lists to spectrogram
+    images and feature vectors.
+
+    A clip list is a CSV with a header row: path (relative to the CSV), label and
+    speaker columns, e.g. a corpus's labels.csv.
 
     \b
     Examples:
       ser-img render Audio_Speech_Actors_01-24 --out data/ravdess
       ser-img render my_data --speaker-from folder     # my_data/SPEAKER/angry/x.wav
+      ser-img render corpora/nemo/labels.csv --out data/nemo
+      ser-img render Audio_Speech_Actors_01-24 --out data/ravdess-tel --channel telephone
     """
     from pipelines.render import render_folder
     from ser_img.spectrogram import RenderSettings
 
-    settings = RenderSettings(height=size, width=size, window_s=window)
+    settings = RenderSettings(height=size, width=size, window_s=window,
+                              functionals="" if functionals == "none" else functionals,
+                              channel="" if channel == "none" else channel)
     if scheduler:
         from pipelines.cluster import render_on_cluster
 
@@ -194,10 +208,13 @@ def render(sources, out_dir, speaker_from, force, workers, size, window, schedul
               help="Most speaker-grouped folds (fewer if fewer speakers).")
 @click.option("--seed", type=int, default=_TRAIN_DEFAULTS.seed, show_default=True,
               help="Random seed: the same seed, the same model.")
+@click.option("--members", default=",".join(_TRAIN_DEFAULTS.members), show_default=True,
+              help=f"Members the stack trains, comma-separated, from {', '.join(_HEADS[:-1])}; those it gives "
+                   "weight 0 are not saved.")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @_errors_for_people
-def train(images_dirs, head, out_dir, epochs, folds, seed, force, as_json):
+def train(images_dirs, head, out_dir, epochs, folds, seed, members, force, as_json):
     """Train the members and their stack with speaker-grouped out-of-fold stacking.
 
     Several --images folders are several corpora: folds stay grouped by speaker across
@@ -213,7 +230,9 @@ def train(images_dirs, head, out_dir, epochs, folds, seed, force, as_json):
     _require_tensorflow()
     from pipelines.train import train as train_model
 
-    report = train_model(list(images_dirs), head, out_dir, _train_settings(epochs, seed=seed, max_folds=folds),
+    chosen = tuple(name.strip() for name in members.split(",") if name.strip())
+    report = train_model(list(images_dirs), head, out_dir,
+                         _train_settings(epochs, seed=seed, max_folds=folds, members=chosen),
                          force=force, progress=_progress)
     if as_json:
         click.echo(json.dumps({"model": str(report.model_dir), **report.metrics}, indent=2))

@@ -1,6 +1,8 @@
 """Which training design gains across corpora without giving back RAVDESS (issue 15).
 
-    python experiments/corpora.py data/c [--members enc,smile,desc] [--old-oof ser_img/default_model/oof.npz]
+    python experiments/corpora.py data/c --members enc,desc --old-oof OLD_MODEL/oof.npz --out docs/corpora_experiment.json
+    python experiments/corpora.py data/c --members mlp --designs "ravdess only;pooled, sqrt corpora, masked, ravdess 1/2 (shipped)" \
+        --out docs/corpora_experiment.json --append
 
 `data/c` holds one rendered folder per corpus (`ser-img render`; RAVDESS by its names, the
 others by their labels.csv): ravdess, nemo, ased, emovo, spanish, korean. Members are
@@ -26,7 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ser_img.dataset import load_labelled_images  # noqa: E402
 from ser_img.features import feature_blocks  # noqa: E402
 from ser_img.folds import speaker_folds  # noqa: E402
-from ser_img.heads import N_CLASSES, LogisticHead, balanced_weights  # noqa: E402
+from ser_img.heads import N_CLASSES, LogisticHead, MlpHead  # noqa: E402
+from ser_img.members import REGISTRY  # noqa: E402
+from pipelines.train import class_masks, corpus_weights  # noqa: E402
 from ser_img.metrics import summary  # noqa: E402
 
 CORPORA = ("ravdess", "nemo", "ased", "emovo", "spanish", "korean")
@@ -43,37 +47,23 @@ def load(root: Path):
     return data
 
 
-def corpus_weights(y_by_corpus: dict, scheme: str, ravdess_share: float | None) -> dict:
-    """Per-clip weights: class-balanced within each corpus, then each corpus's total by `scheme`."""
-    totals = {"clips": lambda y: len(y), "equal": lambda y: 1.0, "sqrt": lambda y: np.sqrt(len(y))}[scheme]
-    out = {}
-    for name, y in y_by_corpus.items():
-        w = balanced_weights(y)
-        out[name] = w / w.sum() * totals(y)
-    if ravdess_share is not None and "ravdess" in out and len(out) > 1:
-        others = sum(w.sum() for n, w in out.items() if n != "ravdess")
-        out["ravdess"] *= ravdess_share / (1 - ravdess_share) * others / out["ravdess"].sum()
-    scale = sum(len(w) for w in out.values()) / sum(w.sum() for w in out.values())
-    return {n: w * scale for n, w in out.items()}
-
-
-def masks(y_by_corpus: dict, use: bool) -> dict:
-    out = {}
-    for name, y in y_by_corpus.items():
-        present = np.bincount(y, minlength=N_CLASSES) > 0
-        out[name] = np.tile(present if use else np.ones(N_CLASSES, bool), (len(y), 1))
-    return out
-
-
 def fit_predict(member, train: dict, test_X: np.ndarray, design: dict) -> np.ndarray:
-    names = list(train)
-    X = np.concatenate([train[n]["X"][member] for n in names])
+    names = list(train)  # RAVDESS first when present: it is the home corpus
+    X = np.concatenate([_inputs(train[n]["X"], member) for n in names])
     y = np.concatenate([train[n]["y"] for n in names])
-    w = corpus_weights({n: train[n]["y"] for n in names}, design["scheme"], design.get("ravdess_share"))
-    m = masks({n: train[n]["y"] for n in names}, design["mask"])
-    model = LogisticHead(C=design.get("C", {}).get(member, C[member])).fit(
-        X, y, np.concatenate([w[n] for n in names]), np.concatenate([m[n] for n in names]))
-    return model.predict_proba(test_X)
+    corpora = np.concatenate([[n] * len(train[n]["y"]) for n in names])
+    home = design.get("home_share", 0.0) if names[0] == "ravdess" else 0.0
+    weights = corpus_weights(y, corpora, design["scheme"], home)
+    masks = class_masks(y, corpora) if design["mask"] else None
+    if member == "mlp":  # the MLP head without its CNN: on the encoder vector and the descriptors
+        model = MlpHead(**REGISTRY["mlp"].params).fit(X, y, weights)
+    else:
+        model = LogisticHead(C=design.get("C", {}).get(member, C[member])).fit(X, y, weights, masks)
+    return model.predict_proba(_inputs(test_X, member))
+
+
+def _inputs(blocks: dict, member: str) -> np.ndarray:
+    return np.concatenate([blocks["enc"], blocks["desc"]], axis=1) if member == "mlp" else blocks[member]
 
 
 def subset(part: dict, idx) -> dict:
@@ -88,7 +78,7 @@ def ravdess_cv(data: dict, members, design: dict) -> dict[str, np.ndarray]:
         if design["corpora"] == "all":
             train.update({n: data[n] for n in CORPORA if n != "ravdess"})
         for m in members:
-            oof[m][test_idx] = fit_predict(m, train, rav["X"][m][test_idx], design)
+            oof[m][test_idx] = fit_predict(m, train, {k: v[test_idx] for k, v in rav["X"].items()}, design)
     return oof
 
 
@@ -96,7 +86,7 @@ def loco(data: dict, members, design: dict) -> dict[str, dict[str, np.ndarray]]:
     out = {}
     for held in CORPORA:
         train = {n: data[n] for n in CORPORA if n != held}
-        out[held] = {m: fit_predict(m, train, data[held]["X"][m], design) for m in members}
+        out[held] = {m: fit_predict(m, train, data[held]["X"], design) for m in members}
     return out
 
 
@@ -119,6 +109,7 @@ def main() -> None:
     parser.add_argument("--old-oof", type=Path)
     parser.add_argument("--designs", default="all")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--append", action="store_true", help="add to --out's rows instead of replacing them")
     args = parser.parse_args()
     members = args.members.split(",")
     started = time.perf_counter()
@@ -136,8 +127,10 @@ def main() -> None:
         "pooled, per-clip, masked": {"corpora": "all", "scheme": "clips", "mask": True},
         "pooled, equal corpora, masked": {"corpora": "all", "scheme": "equal", "mask": True},
         "pooled, sqrt corpora, masked": {"corpora": "all", "scheme": "sqrt", "mask": True},
-        "pooled, ravdess 1/3, masked": {"corpora": "all", "scheme": "sqrt", "mask": True, "ravdess_share": 1 / 3},
-        "pooled, ravdess 1/2, masked": {"corpora": "all", "scheme": "sqrt", "mask": True, "ravdess_share": 1 / 2},
+        "pooled, sqrt corpora, masked, ravdess 1/3": {"corpora": "all", "scheme": "sqrt", "mask": True,
+                                                       "home_share": 1 / 3},
+        "pooled, sqrt corpora, masked, ravdess 1/2 (shipped)": {"corpora": "all", "scheme": "sqrt", "mask": True,
+                                                                "home_share": 1 / 2},
     }
     if args.designs != "all":
         designs = {k: v for k, v in designs.items() if k in args.designs.split(";")}
@@ -167,11 +160,12 @@ def main() -> None:
                     row[f"loco {m} per corpus"] = {c: round(v, 3) for c, v in per.items()}
         row["seconds"] = round(time.perf_counter() - t)
         results[label] = row
-        if args.out:
-            np.savez(args.out.with_suffix(f".{len(results)}.npz"), labels=y, **oof)
         print(label, json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
     if args.out:
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        earlier = json.loads(args.out.read_text()) if args.append and args.out.exists() else {}
+        for label, row in results.items():
+            earlier.setdefault(label, {}).update(row)
+        args.out.write_text(json.dumps(earlier, indent=2) + "\n")
 
 
 if __name__ == "__main__":

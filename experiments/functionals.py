@@ -73,7 +73,7 @@ def main(ravdess_dir, model_dir):
                   ["cnn", "mlp", "xgb", "lgbm", "desc", "compare16_C0.003"]]:
         features, stacked = stack_features([members[m] for m in combo]), np.zeros((len(labels), 8))
         for k in range(fold.max() + 1):
-            stacker, _, _ = _chosen_stacker(features[fold != k], labels[fold != k], len(combo), TrainSettings())
+            stacker, _, _ = _chosen_stacker(features[fold != k], labels[fold != k], np.zeros((fold != k).sum()), len(combo), TrainSettings())
             stacked[fold == k] = stacker.predict_proba(features[fold == k])
         s = summary(labels, stacked)
         print(f"| {' + '.join(combo)} | {s['accuracy']:.3f} | {s['log_loss']:.3f} | {s['ece']:.3f} |")

@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 from ser_img.heads import LogisticHead, stack_features
-from ser_img.model import MEMBERS
+from ser_img.members import MEMBER_ORDER as MEMBERS
 
 
 def cross_validated_accuracy(fit, features, labels, folds):

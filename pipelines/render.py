@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ser_img.audio import load_audio
+from ser_img.channel import apply_channel
 from ser_img.errors import SerImgError, UsageError
 from ser_img.files import find_audio
 from ser_img.folds import MIN_SPEAKERS
@@ -57,7 +58,7 @@ def render_clip(source: Path, image_path: Path, settings: RenderSettings, info: 
     try:
         stat = source.stat()
         audio = load_audio(source, settings.sample_rate)
-        image, features = render_inputs(audio.samples, settings)
+        image, features = render_inputs(apply_channel(audio.samples, settings.sample_rate, settings.channel), settings)
         # Descriptors first: an image on disk means its clip is complete.
         write_features(image_path, features)
         write_png(image_path, image)

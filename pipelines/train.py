@@ -17,6 +17,7 @@ the stack combines each fold's members, and the folds' results are averaged.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import logging
@@ -103,16 +104,25 @@ def train(images_dirs, head: str = "stack", out_dir: Path | None = None,
             "speakers": sorted(set(data.speakers)), "corpora": _corpus_summary(data), "cv": scores["overall"][final],
             "members": kept, "trained_members": members,
             **({"stack_weights": stack_weights, "stack_temperature": temperature} if stack_weights else {})}
-    model = EmotionModel(head=head, render_settings=data.settings, folds=fold_models, stacker=stacker, info=info)
+    rendering = _slim_settings(data.settings, kept)
+    model = EmotionModel(head=head, render_settings=rendering, folds=fold_models, stacker=stacker, info=info)
     picture = metrics.confusion_png(scores["confusion_matrix"], f"{final}: speaker-grouped CV, accuracy "
                                                                 f"{scores['overall'][final]['accuracy']:.1%}")
     reliability = metrics.reliability_png(data.labels, oof[final], f"{final}: reliability (speaker-grouped CV)")
-    card = model_card({**info, "render_settings": data.settings.to_dict()}, scores,
+    card = model_card({**info, "render_settings": rendering.to_dict()}, scores,
                       [name for name in MEMBER_ORDER if name in oof], [r.source for r in data.rows])
     reports = {"confusion.png": encode_png(picture), "reliability.png": encode_png(reliability),
                "oof.npz": _oof_archive(oof, data, folds), "MODEL_CARD.md": card.encode("utf-8")}
     save_model(model, out_dir, scores, reports, replace=force)
     return TrainReport(model_dir=out_dir, head=head, metrics=scores, seconds=seconds)
+
+
+def _slim_settings(settings, kept: list[str]):
+    """The render settings without the extractors no kept member reads: prediction does not
+    compute them (the feature blocks of the others are found by name, not position)."""
+    reads = {block for name in kept if name != CNN for block in REGISTRY[name].reads}
+    return dataclasses.replace(settings, functionals=settings.functionals if "smile" in reads else "",
+                               encoder_layer=settings.encoder_layer if "enc" in reads else 0)
 
 
 def _needs_cnn(head: str, settings: TrainSettings) -> bool:
@@ -130,16 +140,21 @@ def _corpus_summary(data: LabelledImages) -> dict:
     return out
 
 
-def corpus_weights(labels: np.ndarray, corpora: np.ndarray, scheme: str) -> np.ndarray:
+def corpus_weights(labels: np.ndarray, corpora: np.ndarray, scheme: str, home_share: float = 0.0) -> np.ndarray:
     """Per-clip training weights: every class of a corpus has the same total weight within it,
     then each corpus's total is its clip count, equal, or the square root of its clip count
-    (TrainSettings.corpus_weighting); the mean weight is 1."""
+    (TrainSettings.corpus_weighting); the home corpus (the first) then takes `home_share` of
+    the whole when there are others. The mean weight is 1."""
     weights = np.zeros(len(labels))
-    for name in set(corpora):
+    names = list(dict.fromkeys(corpora))
+    for name in names:
         rows = corpora == name
         total = {"clips": rows.sum(), "equal": 1.0, "sqrt": np.sqrt(rows.sum())}[scheme]
         within = balanced_weights(labels[rows])
         weights[rows] = within / within.sum() * total
+    home = corpora == names[0]
+    if home_share and len(names) > 1:
+        weights[home] *= home_share / (1 - home_share) * weights[~home].sum() / weights[home].sum()
     return weights * len(labels) / weights.sum()
 
 
@@ -163,7 +178,7 @@ def _fold_pipelines(data: LabelledImages, folds, members: list[str], settings: T
     speaker directly. Every member sees the corpus weights and class masks.
     """
     oof = {name: np.zeros((len(data.labels), N_CLASSES)) for name in members}
-    weights = corpus_weights(data.labels, data.corpora, settings.corpus_weighting)
+    weights = corpus_weights(data.labels, data.corpora, settings.corpus_weighting, settings.home_share)
     masks = class_masks(data.labels, data.corpora)
     n_parts = settings.cnns_per_fold if CNN in members else 1
     fold_models: list[FoldModel] = []
@@ -187,13 +202,13 @@ def _fold_pipelines(data: LabelledImages, folds, members: list[str], settings: T
 
 def _fit_cnn_part(fold: FoldModel, data: LabelledImages, parts, p: int, test_idx, members, settings: TrainSettings,
                   seed: int, weights, masks, oof: dict) -> None:
-    """CNN `p` of a fold learns from the other parts (of the corpora `cnn_corpora` names);
-    its heads learn from its embeddings of part `p`."""
+    """CNN `p` of a fold learns from the other parts (of the home corpus alone, by default:
+    `cnn_corpora`); its heads learn from its embeddings of part `p`, every corpus."""
     n_parts, part = len(parts), parts[p]
     blocks = feature_blocks(data.settings)
     cnn_rows = np.concatenate([other for q, other in enumerate(parts) if q != p])
-    if settings.cnn_corpora:
-        cnn_rows = cnn_rows[np.isin(data.corpora[cnn_rows], settings.cnn_corpora)]
+    if settings.cnn_corpora == "home":
+        cnn_rows = cnn_rows[data.corpora[cnn_rows] == data.corpora[0]]
     cnn = _deployable(_train_cnn(data, cnn_rows, settings, seed, weights[cnn_rows]), data.images[test_idx])
     test_embeddings, test_probs = cnn.outputs(data.images[test_idx])
     oof[CNN][test_idx] += test_probs / n_parts
@@ -272,21 +287,32 @@ def _chosen_stacker(features: np.ndarray, labels: np.ndarray, corpora: np.ndarra
     weights has almost nothing to overfit, and may drop a member with weight 0). They are
     then normalised to sum to 1, a weighted geometric mean, and divided by the temperature
     that minimises the log-loss on the same clips: its output is a probability. With several
-    corpora, the weights are chosen for the mean of the corpora's accuracies: each corpus
-    counts the same, however many clips it has.
+    corpora, the weights are chosen for `stack_score`: the home corpus and the others each
+    count, whatever their sizes.
     """
     per_member = features.reshape(len(features), n_members, N_CLASSES)
     candidates = [w for w in itertools.product(settings.stack_weights, repeat=n_members) if sum(w) > 0]
-    groups = [corpora == name for name in dict.fromkeys(corpora)]
-    scores = []
-    for w in candidates:
-        right = np.einsum("m,nmc->nc", np.array(w, float), per_member).argmax(1) == labels
-        scores.append(np.mean([right[rows].mean() for rows in groups]))
+    scores = [stack_score(np.einsum("m,nmc->nc", np.array(w, float), per_member).argmax(1) == labels, corpora,
+                          settings.home_share) for w in candidates]
     best = candidates[int(np.argmax(scores))]  # ties: the first in itertools.product order
     normalised = np.array(best, float) / sum(best)
     mean_logits = np.einsum("m,nmc->nc", normalised, per_member)
     temperature = fit_temperature(mean_logits, labels) if settings.calibration == "temperature" else 1.0
     return weighted_vote(normalised / temperature), best, temperature
+
+
+def stack_score(right: np.ndarray, corpora: np.ndarray, home_share: float) -> float:
+    """What the stack's weights are chosen for: accuracy on one corpus; with several,
+    `home_share` x the home corpus's accuracy + the rest x the mean of the other corpora's
+    (each counting the same), so that adding corpora can never be paid for by the home
+    corpus unseen, nor the others by it (0: every corpus counts the same)."""
+    names = list(dict.fromkeys(corpora))
+    accuracy = [right[corpora == name].mean() for name in names]
+    if len(names) == 1:
+        return float(accuracy[0])
+    if not home_share:
+        return float(np.mean(accuracy))
+    return float(home_share * accuracy[0] + (1 - home_share) * np.mean(accuracy[1:]))
 
 
 def _oof_archive(oof: dict[str, np.ndarray], data: LabelledImages, folds) -> bytes:

@@ -122,9 +122,12 @@ def _architecture(head: str, info: dict) -> str:
                  f"weighs {train.get('corpus_weighting', 'clips')} (`corpus_weighting`); each clip is evidence only "
                  "about the classes its corpus has (the logistic regressions' softmax runs over those alone). ")
     if head == "stack":
+        several = len(info.get("corpora") or {}) > 1
         text += ("The stack is a weighted geometric mean of the members (integer weights chosen on out-of-fold "
-                 "predictions, each corpus counting the same, then normalised), divided by a temperature learned "
-                 "on the same out-of-fold predictions, so that its probabilities are calibrated. ")
+                 + (f"predictions for {train.get('home_share', 0):.0%} the home corpus's accuracy and the rest the "
+                    "mean of the other corpora's" if several else "predictions") + ", then normalised), divided by "
+                 "a temperature learned on the same out-of-fold predictions, so that its probabilities are "
+                 "calibrated. ")
     return text + "The model averages its folds."
 
 
@@ -164,6 +167,13 @@ def model_card(info: dict, scores: dict, member_names: list[str], sources: list[
                      f"| {row['log_loss']:.3f} | {row['brier']:.3f} | {row['ece']:.3f} |")
     lines += ["", "Log-loss (natural log; a uniform guess scores 2.079), Brier score and expected calibration "
               "error (10 bins) of the out-of-fold probabilities; the reliability diagram is reliability.png."]
+    if scores.get("corpora"):
+        lines += ["", f"Per corpus (out-of-fold, 8-way; `{head}` is the model's output):", "",
+                  "| corpus | clips | " + " | ".join(member_names) + f" | {head} UAR | {head} ECE |",
+                  "|---|---|" + "---|" * (len(member_names) + 2)]
+        for corpus, row in scores["corpora"].items():
+            lines.append(f"| {corpus} | {row[head]['n']} | " + " | ".join(f"{row[m]['accuracy']:.3f}" for m in member_names)
+                         + f" | {row[head]['uar']:.3f} | {row[head]['ece']:.3f} |")
     acted = all(s.split("-", 1)[0] in CORPORA for s in speakers)
     lines += ["", "## Limits", ""]
     if synthetic:

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import __version__
 from .errors import ModelError, UsageError
-from .features import feature_blocks, render_inputs
+from .features import active_extractors, feature_blocks, render_inputs
 from .heads import DenseHead, stack_features
 from .labels import EMOTIONS
 from .lite import LiteCnn
@@ -166,6 +166,7 @@ def save_model(model: EmotionModel, out_dir: Path, metrics: dict, reports: dict[
             "n_folds": len(model.folds),
             "cnns_per_fold": len(model.folds[0].cnns),  # 0: a model without CNNs
             "render_settings": model.render_settings.to_dict(),
+            "extractor_files": extractor_files(model.render_settings),
             **model.info,
         }
         _write_json(staging / MODEL_FILE, description)
@@ -180,6 +181,23 @@ def save_model(model: EmotionModel, out_dir: Path, metrics: dict, reports: dict[
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out_dir
+
+
+def extractor_files(settings: RenderSettings) -> dict[str, str]:
+    """SHA-256 of the data files the model's extractors read (the voice encoder's weights):
+    they ship in the package, and a model must find exactly those it was trained with, on
+    this machine and on every cluster worker."""
+    return {f"{path.parent.name}/{path.name}": _sha256(path)
+            for extractor in active_extractors(settings) for path in extractor.files}
+
+
+def _check_extractor_files(model_dir: Path, description: dict, settings: RenderSettings) -> None:
+    expected = description.get("extractor_files", {})
+    found = extractor_files(settings)
+    for name, digest in expected.items():
+        if found.get(name) != digest:
+            raise ModelError(f"{model_dir}: it was trained with {name} {digest[:12]}, but this ser-img "
+                             f"{__version__} has {(found.get(name) or 'none')[:12]}: install the version it was made with")
 
 
 def _sync_files(folder: Path) -> None:
@@ -274,7 +292,8 @@ def load_model(model_dir: Path, cnn_threads: int | None = None) -> EmotionModel:
         settings = RenderSettings.from_dict(description["render_settings"])
     except (OSError, ValueError, KeyError, UsageError) as exc:
         raise ModelError(f"{model_dir}: cannot load model ({exc})") from None
-    info = {k: v for k, v in description.items() if k not in ("render_settings", "files")}
+    _check_extractor_files(model_dir, description, settings)
+    info = {k: v for k, v in description.items() if k not in ("render_settings", "files", "extractor_files")}
     info.setdefault("name", model_dir.name)
     return EmotionModel(head=head, render_settings=settings, folds=fold_models, stacker=stacker, info=info)
 

@@ -46,10 +46,14 @@ class RenderSettings:
     colormap: str = "viridis"
     # Version of ser_img.descriptors' recipe; a change re-renders, like any other setting.
     descriptor_version: int = 3  # 3: computed from the clip trimmed once, with the image
-    # openSMILE feature set computed beside the descriptors ("" for none).
-    functionals: str = "ComParE_2016"
+    # openSMILE feature set computed beside the descriptors ("" for none): off by default,
+    # its member did not earn its cost once the voice encoder came (docs/results.md).
+    functionals: str = ""
     # The pretrained voice encoder's LSTM layer whose frame outputs are pooled (0 for none).
     encoder_layer: int = 2
+    # A simulated channel the clips go through before anything else ("" for none,
+    # "telephone"): for training copies only; a model always renders with "".
+    channel: str = ""
 
     def __post_init__(self):
         if self.colormap not in _COLORMAPS:
@@ -58,6 +62,8 @@ class RenderSettings:
             raise UsageError("render sizes must be positive")
         if self.functionals and self.functionals not in FEATURE_SETS:
             raise UsageError(f"unknown openSMILE feature set {self.functionals!r}; choose from {', '.join(FEATURE_SETS)}")
+        if self.channel not in ("", "telephone"):
+            raise UsageError(f"unknown channel {self.channel!r}; choose telephone or none")
         if self.encoder_layer not in (0, 1, 2, 3):
             raise UsageError(f"encoder_layer must be 0 (none) or an LSTM layer 1-3, not {self.encoder_layer}")
         if self.encoder_layer and self.sample_rate != 16000:

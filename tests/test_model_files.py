@@ -91,3 +91,25 @@ def test_a_missing_model_points_at_the_one_an_interrupted_swap_set_aside(tmp_pat
         load_model(tmp_path / "current")
     with pytest.raises(ModelError, match=r"other: no such model directory$"):
         load_model(tmp_path / "other")
+
+
+def test_model_refuses_other_encoder_weights_than_it_was_trained_with(stack_model, tmp_path, monkeypatch):
+    from ser_img import encoder
+
+    description = json.loads((stack_model / "model.json").read_text())
+    if not description["render_settings"]["encoder_layer"]:
+        pytest.skip("the tiny model's stack gave the encoder no weight")
+    assert description["extractor_files"] == {
+        "encoders/ge2e_resemblyzer.npz": hashlib.sha256(encoder.WEIGHTS.read_bytes()).hexdigest()}
+    other = tmp_path / "ge2e_resemblyzer.npz"
+    with np.load(encoder.WEIGHTS) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["linear_bias"] = arrays["linear_bias"] + 1.0
+    np.savez(other, **arrays)
+    import ser_img.features as features
+
+    changed = tuple(e if e.name != "enc" else type(e)(e.name, e.enabled, e.size, e.compute, (other,))
+                    for e in features.EXTRACTORS)
+    monkeypatch.setattr(features, "EXTRACTORS", changed)
+    with pytest.raises(ModelError, match="trained with encoders/ge2e_resemblyzer.npz"):
+        load_model(stack_model)
