@@ -407,8 +407,17 @@ def _prediction_table(predictions) -> str:
               help="Seconds a request may take before it is answered 504.")
 @click.option("--workers", type=click.IntRange(1), default=4, show_default=True,
               help="Requests decoded and scored at once.")
+@click.option("--max-duration", "max_duration_s", type=click.FloatRange(1), default=600.0, show_default=True,
+              help="Longest audio accepted, in seconds; longer uploads (and ones with more channels x rate than "
+                   "48-kHz stereo for that long) are refused (422) before they are decoded.")
+@click.option("--allow-origin", "allow_origins", multiple=True, metavar="URL",
+              help="A web page origin (https://app.example:8443) allowed to call the API from a browser; "
+                   "repeat for more. Other pages' requests are refused (403).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Another host name the server answers to (behind a proxy, say). By default it answers "
+                   "to the address it listens on (and loopback names), so DNS rebinding cannot reach it.")
 @_errors_for_people
-def serve(model_dir, host, port, max_upload_mb, timeout_s, workers):
+def serve(model_dir, host, port, max_upload_mb, timeout_s, workers, max_duration_s, allow_origins, allow_hosts):
     """Serve the HTTP API and the web page (http://HOST:PORT/), model loaded once.
 
     \b
@@ -416,11 +425,12 @@ def serve(model_dir, host, port, max_upload_mb, timeout_s, workers):
       ser-img serve                          # then open http://127.0.0.1:8000/
       curl -F file=@talk.wav 'http://127.0.0.1:8000/predict?explain=true'
     """
-    from pipelines.serve import ServeSettings
+    from pipelines.serve import ServeSettings, allowed_hosts_for
     from pipelines.serve import serve as run_server
 
     settings = ServeSettings(max_upload_bytes=int(max_upload_mb * 1024 * 1024), timeout_s=timeout_s,
-                             workers=workers)
+                             workers=workers, max_duration_s=max_duration_s, allowed_origins=allow_origins,
+                             allowed_hosts=allowed_hosts_for(host, allow_hosts))
     run_server(model_dir, host, port, settings)
 
 

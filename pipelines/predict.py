@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ser_img.audio import is_stream
 from ser_img.errors import UsageError
 from ser_img.files import find_audio
 from ser_img.labels import EMOTIONS
@@ -56,7 +57,7 @@ def audio_paths(sources: list[Path]) -> list[Path]:
     paths = [path for path, _ in find_audio(sources)]
     if not paths:
         raise UsageError(f"no audio files found in {', '.join(map(str, sources))}")
-    if not any(path.exists() for path in paths):  # before any model is loaded
+    if not any(path.exists() or is_stream(path) for path in paths):  # before any model is loaded
         raise UsageError(f"{paths[0]}: no such file" if len(paths) == 1 else
                          f"none of {', '.join(map(str, paths))} exists")
     return paths

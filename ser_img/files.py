@@ -21,5 +21,6 @@ def find_audio(sources: list[Path]) -> list[tuple[Path, Path]]:
                 if path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file():
                     found.setdefault(path.resolve(), path.relative_to(source))
         else:
-            found.setdefault(source.resolve() if source.exists() else source, Path(source.name))
+            # A pipe (`<(...)`, /dev/stdin) keeps its name: resolved, it names no file.
+            found.setdefault(source.resolve() if source.is_file() else source, Path(source.name))
     return sorted(found.items())

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .audio import load_audio, to_rate
+from .audio import InMemory, is_stream, load_audio, read_stream, to_rate
 from .errors import AudioError, NoModelError, SerImgError, UsageError
 from .labels import EMOTIONS
 from .features import render_inputs
@@ -118,7 +118,8 @@ class EmotionRecognizer:
     """
 
     def __init__(self, model, model_dir: Path | None = None, window_s: float | None = None,
-                 hop_s: float | None = None, workers: int | None = None, silence_db: float = SILENCE_DB):
+                 hop_s: float | None = None, workers: int | None = None, silence_db: float = SILENCE_DB,
+                 max_duration_s: float | None = None):
         self.model = model
         self.model_dir = Path(model_dir) if model_dir is not None else None
         self.settings: RenderSettings = model.render_settings
@@ -129,6 +130,9 @@ class EmotionRecognizer:
             raise UsageError("window and hop must be positive")
         self.workers = workers
         self.silence_db = silence_db
+        # Longer audio (or more channels x rate x time than as long 48-kHz stereo) is refused
+        # before it is decoded: a server's guard against headers that promise hours.
+        self.max_duration_s = max_duration_s
         self._score = _Batcher(model.predict_prepared)
 
     @classmethod
@@ -159,11 +163,12 @@ class EmotionRecognizer:
             return self._predict_signal(source, sr, image, explain, advance)
         if sr is not None:
             raise UsageError("sr is for arrays; a file's rate is read from the file")
-        path = Path(source)
+        path = _readable(source)
         duration = audio_duration(path)
         if self.is_long(duration):
-            return self._recognize(read_blocks(path, self.sample_rate), duration, str(path), image, explain, advance)
-        audio = load_audio(path, self.sample_rate)
+            blocks = read_blocks(path, self.sample_rate, max_duration_s=self.max_duration_s)
+            return self._recognize(blocks, duration, str(path), image, explain, advance)
+        audio = load_audio(path, self.sample_rate, self.max_duration_s)
         return self._recognize([audio.samples], audio.duration_s, str(path), image, explain, advance)
 
     def _predict_signal(self, samples: np.ndarray, sr: int | None, image: bool, explain: bool,
@@ -233,6 +238,8 @@ class EmotionRecognizer:
         silent, total = 0.0, 0
         shown: dict[int, tuple] = {}  # per class: (probability, prepared, window) of its most typical window
         for batch in _batched(sliding_windows(blocks, window, hop, min_tail=hop), WINDOW_BATCH):
+            if advance is not None:
+                advance(0.0)  # a caller that wants the job stopped (a server's timeout) can stop it here
             voiced = [w for w in batch if loudest_frame_db(w.samples, frame) >= self.silence_db]
             silent += (sum(_span(w, hop) for w in batch) - sum(_span(w, hop) for w in voiced)) / rate
             if voiced:
@@ -273,23 +280,26 @@ class EmotionRecognizer:
         Short files are decoded and rendered on `workers` processes and scored in batches;
         long ones are read block by block, their progress counted in seconds of audio.
         """
-        durations = {path: audio_duration(path) for path in paths}
-        short = [p for p in paths if not self.is_long(durations[p])]
-        answers: dict[Path, Recognition | SerImgError] = {}
+        readable = {path: _readable_or_error(path) for path in paths}  # pipes are read once, here
+        answers: dict[Path, Recognition | SerImgError] = {
+            path: read for path, read in readable.items() if isinstance(read, SerImgError)}
+        durations = {path: audio_duration(readable[path]) for path in paths if path not in answers}
+        short = [p for p in durations if not self.is_long(durations[p])]
         if short:
             label = f"scoring {len(short)} clip{'s' * (len(short) != 1)}"
-            for path, answer in progress(self._short_files(short, image, explain), len(short), label):
-                answers[path] = answer
+            origin = {readable[p]: p for p in short}  # paths hash by value, in-memory input by identity
+            for source, answer in progress(self._short_files(list(origin), image, explain), len(short), label):
+                answers[origin[source]] = answer
         for path in paths:
             if path not in answers:
-                answers[path] = self._long_file(path, durations[path], image, explain, progress)
+                answers[path] = self._long_file(readable[path], durations[path], image, explain, progress)
         return [(path, answers[path]) for path in paths]
 
     def _short_files(self, paths: list[Path], image: bool, explain: bool) -> Iterator[tuple]:
         """(path, answer) as each is ready: decoded on workers, scored WINDOW_BATCH at a time."""
         for start in range(0, len(paths), FILE_BATCH):
             batch = paths[start : start + FILE_BATCH]
-            jobs = [(path, self.settings) for path in batch]
+            jobs = [(path, self.settings, self.max_duration_s) for path in batch]
             loaded = zip(batch, _run_parallel(_load_file, jobs, self.workers if len(batch) > 8 else 1))
             while chunk := list(itertools.islice(loaded, WINDOW_BATCH)):
                 rows = iter(self._score([inputs for _, (inputs, _, _) in chunk if inputs is not None]))
@@ -318,11 +328,26 @@ class EmotionRecognizer:
         return answer[0]
 
 
-def _load_file(job: tuple[Path, RenderSettings]) -> tuple[tuple | None, float, SerImgError | None]:
-    """Decode and render one short file in a worker process: (model inputs, duration, error)."""
-    path, settings = job
+def _readable(source) -> Path | InMemory:
+    """A path as it is, or once-only input (a FIFO, `<(...)`, `-`) read whole into memory."""
+    if isinstance(source, InMemory):
+        return source
+    path = Path(source)
+    return read_stream(path) if is_stream(path) else path
+
+
+def _readable_or_error(path: Path) -> Path | InMemory | SerImgError:
     try:
-        audio = load_audio(path, settings.sample_rate)
+        return _readable(path)
+    except SerImgError as exc:
+        return exc
+
+
+def _load_file(job: tuple) -> tuple[tuple | None, float, SerImgError | None]:
+    """Decode and render one short file in a worker process: (model inputs, duration, error)."""
+    path, settings, max_duration_s = job
+    try:
+        audio = load_audio(path, settings.sample_rate, max_duration_s)
         return render_inputs(audio.samples, settings), audio.duration_s, None
     except SerImgError as exc:
         return None, 0.0, exc
