@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -60,6 +61,14 @@ class Segment:
     def label(self) -> str:
         return EMOTIONS[int(np.argmax(self.probabilities))]
 
+    @property
+    def scores(self) -> dict[str, float]:
+        """The probabilities by class name."""
+        return named(self.probabilities)
+
+    def top(self, k: int = 1) -> list[tuple[str, float]]:
+        return _top(self.probabilities, k)
+
     def to_dict(self) -> dict:
         return {"start": self.start, "end": self.end, "label": self.label,
                 "probabilities": named(self.probabilities)}
@@ -88,6 +97,20 @@ class Recognition:
     def is_timeline(self) -> bool:
         return len(self.timeline) > 1
 
+    @property
+    def scores(self) -> dict[str, float]:
+        """The probabilities by class name: {"neutral": 0.01, ..., "surprised": 0.02}."""
+        return named(self.probabilities)
+
+    @property
+    def time_shares(self) -> dict[str, float]:
+        """`shares` by class name: the part of the scored time each emotion takes."""
+        return named(self.shares)
+
+    def top(self, k: int = 1) -> list[tuple[str, float]]:
+        """The `k` likeliest classes and their probabilities, likeliest first."""
+        return _top(self.probabilities, k)
+
     def to_dict(self) -> dict:
         record = {"source": self.source, "label": self.label, "probabilities": named(self.probabilities),
                   "duration_s": self.duration_s, "timeline": [s.to_dict() for s in self.timeline],
@@ -103,6 +126,26 @@ class Recognition:
                 "grid": [[round(float(x), 4) for x in row] for row in self.explanation],
                 "png": _base64_png(overlay(self.image, self.explanation))}
         return record
+
+
+class FileAnswer(NamedTuple):
+    """What `predict_files` gives for one file: its path and either the recognition or the
+    error that stopped it (`ok` says which; `result` and `error` are None when not so)."""
+
+    path: Path
+    answer: Recognition | SerImgError
+
+    @property
+    def ok(self) -> bool:
+        return isinstance(self.answer, Recognition)
+
+    @property
+    def result(self) -> Recognition | None:
+        return self.answer if self.ok else None
+
+    @property
+    def error(self) -> SerImgError | None:
+        return None if self.ok else self.answer
 
 
 def failure_record(source: str, error: str) -> dict:
@@ -146,6 +189,20 @@ class EmotionRecognizer:
     @property
     def model_info(self) -> dict[str, str]:
         return model_info(self.model.info)
+
+    @property
+    def trained_on_synthetic_audio(self) -> bool:
+        """True for a model whose card says it learnt from synthetic audio (the demo's)."""
+        card = self.model_dir / "MODEL_CARD.md" if self.model_dir is not None else None
+        try:
+            return card is not None and "SYNTHETIC audio" in card.read_text(encoding="utf-8")
+        except OSError:
+            return False
+
+    def __repr__(self) -> str:
+        where = f", model_dir='{self.model_dir}'" if self.model_dir is not None else ""
+        return (f"EmotionRecognizer(model='{self.model_info['name']}', version='{self.model_info['version']}', "
+                f"window_s={self.window_s:g}, hop_s={self.hop_s:g}{where})")
 
     def is_long(self, duration_s: float | None) -> bool:
         return duration_s is not None and duration_s > LONG_FACTOR * self.window_s
@@ -274,8 +331,10 @@ class EmotionRecognizer:
     # -- many files ------------------------------------------------------------------------
 
     def predict_files(self, paths: list[Path], image: bool = False, explain: bool = False,
-                      progress: Progress = _no_progress) -> list[tuple[Path, Recognition | SerImgError]]:
-        """(path, answer or the error that stopped it) for each file, in the order given.
+                      progress: Progress = _no_progress) -> list[FileAnswer]:
+        """A FileAnswer per file, in the order given: (path, answer), where the answer is the
+        Recognition or, for a file that could not be recognized, the SerImgError that says why
+        (`.ok`, `.result` and `.error` tell them apart). Failures never raise.
 
         Short files are decoded and rendered on `workers` processes and scored in batches;
         long ones are read block by block, their progress counted in seconds of audio.
@@ -293,7 +352,7 @@ class EmotionRecognizer:
         for path in paths:
             if path not in answers:
                 answers[path] = self._long_file(readable[path], durations[path], image, explain, progress)
-        return [(path, answers[path]) for path in paths]
+        return [FileAnswer(path, answers[path]) for path in paths]
 
     def _short_files(self, paths: list[Path], image: bool, explain: bool) -> Iterator[tuple]:
         """(path, answer) as each is ready: decoded on workers, scored WINDOW_BATCH at a time."""
@@ -463,6 +522,11 @@ def describe_model_dir(model_dir: Path) -> str:
     except (OSError, ValueError):
         pass
     return str(model_dir)
+
+
+def _top(probabilities: np.ndarray, k: int) -> list[tuple[str, float]]:
+    order = np.argsort(-np.asarray(probabilities), kind="stable")[: max(0, k)]
+    return [(EMOTIONS[i], float(probabilities[i])) for i in order]
 
 
 def named(values: np.ndarray) -> dict[str, float]:
