@@ -293,9 +293,29 @@ def evaluate(sources, model_dir, out_dir, as_json):
     _finish(result.failures)
 
 
+def _overlap_lines(report: dict) -> list[str]:
+    """The caveat for clips from the model's own training speakers, with the figures apart."""
+    lines = []
+    if report.get("not_judged"):
+        lines.append(f"{len(report['not_judged'])} clip(s) not judged (too short or no speech): left out of the figures")
+    if not report.get("n_training_speakers_clips"):
+        return lines
+    seen, others = report["on_training_speakers"], report["on_other_speakers"]
+    speakers = report["training_speakers"]
+    named = ", ".join(speakers[:6]) + (f" and {len(speakers) - 6} more" if len(speakers) > 6 else "")
+    lines += [f"CAUTION: {report['n_training_speakers_clips']} of {report['n']} clips are from speakers the model "
+              f"was trained on ({named}): not a test of new voices.",
+              f"  those clips:        accuracy {seen['accuracy']:.3f}  UAR {seen['uar']:.3f}  (n={seen['n']})",
+              f"  the other speakers: " + (f"accuracy {others['accuracy']:.3f}  UAR {others['uar']:.3f}  "
+                                           f"(n={others['n']})" if others else "none: no figure for new voices")]
+    return lines
+
+
 def _evaluation_table(report: dict) -> str:
     lines = [f"{report['n']} clips   accuracy {report['accuracy']:.3f}   UAR {report['uar']:.3f}   "
-             f"macro-F1 {report['macro_f1']:.3f}", "",
+             f"macro-F1 {report['macro_f1']:.3f}",
+             f"calibration: log-loss {report['log_loss']:.3f}   Brier {report['brier']:.3f}   ECE {report['ece']:.3f}"
+             " (reliability.png)", *_overlap_lines(report), "",
              f"{'class':<10}{'precision':>10}{'recall':>8}{'F1':>7}{'n':>6}"]
     for name, row in report["per_class"].items():
         lines.append(f"{name:<10}{row['precision']:>10.3f}{row['recall']:>8.3f}{row['f1']:>7.3f}{row['support']:>6}")
@@ -320,7 +340,8 @@ def _evaluation_table(report: dict) -> str:
               help="JSON Lines: the same records, one per line, printed as files finish (for big folders).")
 @click.option("--csv", "as_csv", is_flag=True,
               help="CSV: per file a 'file' row (its overall answer, or its error), then a 'segment' row per "
-                   "segment of a long recording: source, row, start, end, label, 8 probabilities, error.")
+                   "segment of a long recording: source, row, start, end, label, 8 probabilities, outcome "
+                   "(emotion, too short, no speech, error), speech_s, warnings, error.")
 @click.option("--explain", is_flag=True,
               help="Show which time-frequency regions of the spectrogram drove each decision: a field of "
                    "the --json records, else PNGs written to --explain-dir.")
@@ -341,7 +362,10 @@ def predict(sources, model_dir, window_s, hop_s, as_json, as_jsonl, as_csv, expl
 
     Recordings longer than twice the window are scored window by window, skipping
     silence: a timeline of segments, an overall label and the share of time per emotion.
-    Results come in the order the files were given (a folder's files by name).
+    Results come in the order the files were given (a folder's files by name). Audio with
+    less than half a second of speech gets no emotion but the outcome 'too short' (or
+    'no speech'); input outside what the model was measured on (narrowband, clipped, very
+    quiet, noisy) gets a warning line on stderr and in the record's 'warnings'.
 
     \b
     Examples:
@@ -371,6 +395,7 @@ def predict(sources, model_dir, window_s, hop_s, as_json, as_jsonl, as_csv, expl
         report = predict_files(list(sources), model_dir, window_s=window_s, hop_s=hop_s, workers=workers,
                                progress=_progress, explain=explain)
     log.info("model: %s", report.model_name)
+    _warn_about_inputs(report.predictions)
     if as_json:
         click.echo(json.dumps(report.records(), indent=2))
     elif as_jsonl:
@@ -383,6 +408,7 @@ def predict(sources, model_dir, window_s, hop_s, as_json, as_jsonl, as_csv, expl
         if explain:
             written = write_explanations(report.predictions, explain_dir)
             log.info("explanations: %d image(s) in %s", len(written), explain_dir)
+            _say_what_stands_out(report.predictions)
     _finish(report.failures)
 
 
@@ -410,9 +436,34 @@ def _predict_json_lines(sources, model_dir, window_s, hop_s, workers, explain):
     for source, answer in iter_answers(recognizer, paths, explain=explain):
         if isinstance(answer, str):
             failures.append((source, answer))
+        else:
+            _warn_about_inputs([answer])
         click.echo(json.dumps(failure_record(source, answer) if isinstance(answer, str) else answer.to_dict()))
         sys.stdout.flush()
     _finish(failures)
+
+
+def _say_what_stands_out(predictions) -> None:
+    """Each explanation in one sentence, so a picture of noise is not read as a finding."""
+    from ser_img.explain import summary
+
+    for p in predictions:
+        if p.explanation is not None:
+            log.info("%s: %s", p.source, summary(p.explanation, p.label))
+
+
+def _warn_about_inputs(predictions) -> None:
+    """One line per file on stderr when its input is outside what the model was measured on."""
+    for p in predictions:
+        if p.warnings:
+            log.warning("%s: warning: %s", p.source, "; ".join(p.warnings))
+
+
+def _outcome_text(p) -> str:
+    """The emotion, or why there is none: 'too short (0.2 s of speech)', 'no speech'."""
+    if p.label is not None:
+        return p.label
+    return f"{p.outcome} ({p.speech_s:.1f} s of speech)" if p.outcome == "too short" else p.outcome
 
 
 def _timeline_csv(answers) -> str:
@@ -422,16 +473,19 @@ def _timeline_csv(answers) -> str:
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["source", "row", "start", "end", "label", *EMOTIONS, "error"])
+    writer.writerow(["source", "row", "start", "end", "label", *EMOTIONS, "outcome", "speech_s", "warnings",
+                     "error"])
     for source, p in answers:
         if isinstance(p, str):
-            writer.writerow([source, "file", "", "", "", *[""] * len(EMOTIONS), p])
+            writer.writerow([source, "file", "", "", "", *[""] * len(EMOTIONS), "error", "", "", p])
             continue
-        writer.writerow([p.source, "file", "0.000", f"{p.duration_s:.3f}", p.label,
-                         *(f"{x:.6f}" for x in p.probabilities), ""])
+        probabilities = [f"{x:.6f}" for x in p.probabilities] if p.judged else [""] * len(EMOTIONS)
+        speech = "" if p.speech_s is None else f"{p.speech_s:.3f}"
+        writer.writerow([p.source, "file", "0.000", f"{p.duration_s:.3f}", p.label or "", *probabilities,
+                         p.outcome, speech, "; ".join(p.warnings), ""])
         for s in p.timeline if p.is_timeline else []:
             writer.writerow([p.source, "segment", f"{s.start:.3f}", f"{s.end:.3f}", s.label,
-                             *(f"{x:.6f}" for x in s.probabilities), ""])
+                             *(f"{x:.6f}" for x in s.probabilities), "emotion", "", "", ""])
     return out.getvalue()
 
 
@@ -440,6 +494,9 @@ def _prediction_table(predictions) -> str:
     for p in predictions:
         name = Path(p.source).name
         name = name if len(name) <= 31 else "…" + name[-30:]
+        if not p.judged:
+            lines.append(f"{name:<32}{_outcome_text(p)}")
+            continue
         lines.append(f"{name:<32}{p.label:<11}" + "".join(f"{x:>8.3f}" for x in p.probabilities))
         if p.is_timeline:
             shares = ", ".join(f"{e} {share:.0%}" for e, share in sorted(zip(EMOTIONS, p.shares), key=lambda x: -x[1])

@@ -35,6 +35,7 @@ from .audio import InMemory, is_stream, load_audio, read_stream, to_rate
 from .errors import AudioError, NoModelError, SerImgError, UsageError
 from .labels import EMOTIONS
 from .features import render_inputs
+from .quality import MIN_SPEECH_S, measure, speech_seconds, warnings_for
 from .spectrogram import RenderSettings, encode_png, to_image
 from .stream import BLOCK_S, Window, audio_duration, loudest_frame_db, read_blocks, sliding_windows
 
@@ -79,51 +80,64 @@ class Recognition:
     """What the recognizer says about one recording; `to_dict()` is its one record shape."""
 
     source: str | None  # the file (its upload name on the server); None for an array
-    probabilities: np.ndarray  # the eight classes, in EMOTIONS order
+    probabilities: np.ndarray  # the eight classes, in EMOTIONS order (NaN when there is no judgement)
     duration_s: float
-    timeline: list[Segment]  # one segment for a short clip
+    timeline: list[Segment]  # one segment for a short clip; none when there is no judgement
     shares: np.ndarray  # part of the scored time per emotion; sums to 1
     model: dict[str, str]  # name and version
     silent_s: float = 0.0  # time skipped as silence (long audio only)
+    # "emotion", or why there is no judgement: "too short" (less speech than MIN_SPEECH_S)
+    # or "no speech" (nothing above the speech level)
+    outcome: str = "emotion"
+    speech_s: float | None = None  # seconds of speech found (energy, not a voice detector)
+    warnings: list[str] = field(default_factory=list)  # input outside what the model was measured on
     image: np.ndarray | None = field(default=None, repr=False)  # what the model looked at, on request
     image_window: tuple[float, float] | None = None  # the seconds of audio that image shows
     explanation: np.ndarray | None = field(default=None, repr=False)  # (grid, grid) importance, on request
 
     @property
-    def label(self) -> str:
-        return EMOTIONS[int(np.argmax(self.probabilities))]
+    def label(self) -> str | None:
+        """The emotion; None when there is no judgement (see `outcome`)."""
+        return EMOTIONS[int(np.argmax(self.probabilities))] if self.judged else None
+
+    @property
+    def judged(self) -> bool:
+        return self.outcome == "emotion"
 
     @property
     def is_timeline(self) -> bool:
         return len(self.timeline) > 1
 
     @property
-    def scores(self) -> dict[str, float]:
-        """The probabilities by class name: {"neutral": 0.01, ..., "surprised": 0.02}."""
-        return named(self.probabilities)
+    def scores(self) -> dict[str, float] | None:
+        """The probabilities by class name: {"neutral": 0.01, ..., "surprised": 0.02}; None unjudged."""
+        return named(self.probabilities) if self.judged else None
 
     @property
-    def time_shares(self) -> dict[str, float]:
-        """`shares` by class name: the part of the scored time each emotion takes."""
-        return named(self.shares)
+    def time_shares(self) -> dict[str, float] | None:
+        """`shares` by class name: the part of the scored time each emotion takes; None unjudged."""
+        return named(self.shares) if self.judged else None
 
     def top(self, k: int = 1) -> list[tuple[str, float]]:
-        """The `k` likeliest classes and their probabilities, likeliest first."""
-        return _top(self.probabilities, k)
+        """The `k` likeliest classes and their probabilities, likeliest first (none unjudged)."""
+        return _top(self.probabilities, k) if self.judged else []
 
     def to_dict(self) -> dict:
-        record = {"source": self.source, "label": self.label, "probabilities": named(self.probabilities),
-                  "duration_s": self.duration_s, "timeline": [s.to_dict() for s in self.timeline],
-                  "shares": named(self.shares), "silent_s": self.silent_s, "model": self.model}
+        record = {"source": self.source, "label": self.label, "outcome": self.outcome,
+                  "probabilities": self.scores, "duration_s": self.duration_s, "speech_s": self.speech_s,
+                  "timeline": [s.to_dict() for s in self.timeline], "shares": self.time_shares,
+                  "silent_s": self.silent_s, "warnings": list(self.warnings), "model": self.model}
         if self.image is not None:
             record["spectrogram_png"] = _base64_png(self.image)
             record["image_window"] = list(self.image_window)
         if self.explanation is not None:
-            from .explain import overlay
+            from .explain import NOISE_FLOOR, SCALE_MAX, overlay, stands_out, summary
 
             record["explanation"] = {
                 "method": "occlusion", "label": self.label, "window": list(self.image_window),
                 "grid": [[round(float(x), 4) for x in row] for row in self.explanation],
+                "scale": {"unit": "drop in the label's probability", "max": SCALE_MAX, "noise_floor": NOISE_FLOOR},
+                "stands_out": stands_out(self.explanation), "summary": summary(self.explanation, self.label),
                 "png": _base64_png(overlay(self.image, self.explanation))}
         return record
 
@@ -148,6 +162,15 @@ class FileAnswer(NamedTuple):
         return None if self.ok else self.answer
 
 
+def unjudged(source: str | None, duration_s: float, speech_s: float, warnings: list[str],
+             model: dict[str, str]) -> Recognition:
+    """The answer for audio with too little speech to judge: an outcome that is not an emotion."""
+    nothing = np.full(len(EMOTIONS), np.nan)
+    return Recognition(source=source, probabilities=nothing, duration_s=round(float(duration_s), 3), timeline=[],
+                       shares=nothing, model=model, outcome="no speech" if speech_s == 0 else "too short",
+                       speech_s=speech_s, warnings=warnings)
+
+
 def failure_record(source: str, error: str) -> dict:
     """The record of a file that could not be recognized, in `Recognition.to_dict()`'s shape."""
     return {"source": source, "label": None, "error": error}
@@ -162,7 +185,7 @@ class EmotionRecognizer:
 
     def __init__(self, model, model_dir: Path | None = None, window_s: float | None = None,
                  hop_s: float | None = None, workers: int | None = None, silence_db: float = SILENCE_DB,
-                 max_duration_s: float | None = None):
+                 max_duration_s: float | None = None, min_speech_s: float = MIN_SPEECH_S):
         self.model = model
         self.model_dir = Path(model_dir) if model_dir is not None else None
         self.settings: RenderSettings = model.render_settings
@@ -176,6 +199,8 @@ class EmotionRecognizer:
         # Longer audio (or more channels x rate x time than as long 48-kHz stereo) is refused
         # before it is decoded: a server's guard against headers that promise hours.
         self.max_duration_s = max_duration_s
+        # Less speech than this gets no emotion, but the outcome "too short" (docs/trust.md).
+        self.min_speech_s = min_speech_s
         self._score = _Batcher(model.predict_prepared)
 
     @classmethod
@@ -226,7 +251,8 @@ class EmotionRecognizer:
             blocks = read_blocks(path, self.sample_rate, max_duration_s=self.max_duration_s)
             return self._recognize(blocks, duration, str(path), image, explain, advance)
         audio = load_audio(path, self.sample_rate, self.max_duration_s)
-        return self._recognize([audio.samples], audio.duration_s, str(path), image, explain, advance)
+        return self._recognize([audio.samples], audio.duration_s, str(path), image, explain, advance,
+                               source_rate=audio.source_rate)
 
     def _predict_signal(self, samples: np.ndarray, sr: int | None, image: bool, explain: bool,
                         advance) -> Recognition:
@@ -241,22 +267,33 @@ class EmotionRecognizer:
         duration = samples.size / self.sample_rate
         block = int(BLOCK_S * self.sample_rate)
         blocks = [samples[i : i + block] for i in range(0, samples.size, block)] if self.is_long(duration) else [samples]
-        return self._recognize(blocks, duration, None, image, explain, advance)
+        return self._recognize(blocks, duration, None, image, explain, advance, source_rate=int(sr))
 
     def _recognize(self, blocks: Iterable[np.ndarray], duration_s: float, source: str | None, image: bool,
-                   explain: bool, advance) -> Recognition:
+                   explain: bool, advance, source_rate: int | None = None) -> Recognition:
         """The one path for files and arrays: whole for a short clip, windowed for long audio."""
         if not self.is_long(duration_s):
             (samples,) = blocks
+            speech_s, warnings = self.inspect(samples, source_rate)
+            if speech_s < self.min_speech_s:
+                return unjudged(source, duration_s, speech_s, warnings, self.model_info)
             prepared = self._prepare([samples])
-            return self._clip_result(prepared[0], self._score(prepared)[0], duration_s, source, image, explain)
+            return self._clip_result(prepared[0], self._score(prepared)[0], duration_s, source, image, explain,
+                                     speech_s, warnings)
         return self._timeline(blocks, duration_s, source, image, explain, advance)
 
+    def inspect(self, samples: np.ndarray, source_rate: int | None = None) -> tuple[float, list[str]]:
+        """Seconds of speech in a clip at the model's rate, and warnings about it (docs/trust.md)."""
+        quality = measure(samples, self.sample_rate)
+        return quality.speech_s, warnings_for(quality, source_rate)
+
     def _clip_result(self, prepared: tuple, row: np.ndarray, duration_s: float, source: str | None,
-                     image: bool, explain: bool) -> Recognition:
+                     image: bool, explain: bool, speech_s: float | None = None,
+                     warnings: list[str] | None = None) -> Recognition:
         end = round(float(duration_s), 3)
         result = Recognition(source=source, probabilities=row, duration_s=end, timeline=[Segment(0.0, end, row)],
-                             shares=np.eye(len(EMOTIONS))[int(row.argmax())], model=self.model_info)
+                             shares=np.eye(len(EMOTIONS))[int(row.argmax())], model=self.model_info,
+                             speech_s=speech_s, warnings=list(warnings or []))
         return self._with_image(result, prepared, (0.0, end), image, explain)
 
     def _with_image(self, result: Recognition, prepared: tuple, window: tuple[float, float], image: bool,
@@ -292,12 +329,19 @@ class EmotionRecognizer:
         window, hop = int(round(self.window_s * rate)), int(round(self.hop_s * rate))
         frame = max(1, int(0.016 * rate))
         starts, ends, rows, weights = [], [], [], []
-        silent, total = 0.0, 0
+        silent, total, speech = 0.0, 0, 0.0
+        warned: dict[str, list[str]] = {}  # kind of warning -> its text for each window that had it
         shown: dict[int, tuple] = {}  # per class: (probability, prepared, window) of its most typical window
         for batch in _batched(sliding_windows(blocks, window, hop, min_tail=hop), WINDOW_BATCH):
             if advance is not None:
                 advance(0.0)  # a caller that wants the job stopped (a server's timeout) can stop it here
             voiced = [w for w in batch if loudest_frame_db(w.samples, frame) >= self.silence_db]
+            speech += sum(speech_seconds(w.samples[: _span(w, hop)], rate) for w in voiced)
+            # A window with too little speech to judge is passed over like silence.
+            voiced = [w for w in voiced if speech_seconds(w.samples, rate) >= self.min_speech_s]
+            for w in voiced:
+                for text in warnings_for(measure(w.samples, rate)):
+                    warned.setdefault(text.split(" (")[0], []).append(text)
             silent += (sum(_span(w, hop) for w in batch) - sum(_span(w, hop) for w in voiced)) / rate
             if voiced:
                 prepared = self._prepare([w.samples for w in voiced])
@@ -312,16 +356,20 @@ class EmotionRecognizer:
             if advance is not None:
                 advance((batch[-1].end - total) / rate)
             total = batch[-1].end
-        if not rows:
+        if not rows and speech == 0:
             raise AudioError(f"{source or 'audio array'}: only silence (no stretch louder than "
                              f"{self.silence_db:.0f} dBFS)")
+        if not rows:  # some sound, but no window with enough speech to judge
+            return unjudged(source, duration_s, round(speech, 3), [], self.model_info)
         probs, weight = np.array(rows), np.array(weights)
         overall = (probs * weight[:, None]).sum(axis=0) / weight.sum()
         shares = np.bincount(probs.argmax(axis=1), weights=weight, minlength=len(EMOTIONS)) / weight.sum()
         result = Recognition(
             source=source, probabilities=overall, duration_s=round(float(duration_s), 3),
             timeline=[Segment(round(s, 3), round(e, 3), r) for s, e, r in zip(starts, ends, rows)],
-            shares=shares, model=self.model_info, silent_s=round(silent, 3))
+            shares=shares, model=self.model_info, silent_s=round(silent, 3), speech_s=round(speech, 3),
+            # a warning most of the scored windows share is the recording's
+            warnings=[texts[0] for texts in warned.values() if len(texts) * 2 >= len(rows)])
         if shown:
             # The image: the window most typical of the overall label (else of any label).
             _, inputs, where = shown.get(int(overall.argmax())) or max(shown.values(), key=lambda x: x[0])
@@ -358,18 +406,22 @@ class EmotionRecognizer:
         """(path, answer) as each is ready: decoded on workers, scored WINDOW_BATCH at a time."""
         for start in range(0, len(paths), FILE_BATCH):
             batch = paths[start : start + FILE_BATCH]
-            jobs = [(path, self.settings, self.max_duration_s) for path in batch]
+            jobs = [(path, self.settings, self.max_duration_s, self.min_speech_s) for path in batch]
             loaded = zip(batch, _run_parallel(_load_file, jobs, self.workers if len(batch) > 8 else 1))
             while chunk := list(itertools.islice(loaded, WINDOW_BATCH)):
-                rows = iter(self._score([inputs for _, (inputs, _, _) in chunk if inputs is not None]))
-                for path, (inputs, duration, error) in chunk:
-                    if inputs is None:
-                        yield path, error
-                    elif self.is_long(duration):  # its header did not say how long it is: a timeline after all
-                        next(rows)
-                        yield path, self._long_file(path, duration, image, explain, _no_progress)
+                rows = iter(self._score([done.inputs for _, done in chunk if done.inputs is not None]))
+                for path, done in chunk:
+                    if done.error is not None:
+                        yield path, done.error
+                    elif self.is_long(done.duration):  # its header did not say how long it is: a timeline after all
+                        if done.inputs is not None:
+                            next(rows)
+                        yield path, self._long_file(path, done.duration, image, explain, _no_progress)
+                    elif done.inputs is None:  # too little speech to judge
+                        yield path, unjudged(str(path), done.duration, done.speech_s, done.warnings, self.model_info)
                     else:
-                        yield path, self._clip_result(inputs, next(rows), duration, str(path), image, explain)
+                        yield path, self._clip_result(done.inputs, next(rows), done.duration, str(path), image,
+                                                      explain, done.speech_s, done.warnings)
 
     def _long_file(self, path: Path, duration_s: float, image: bool, explain: bool,
                    progress: Progress) -> Recognition | SerImgError:
@@ -402,16 +454,33 @@ def _readable_or_error(path: Path) -> Path | InMemory | SerImgError:
         return exc
 
 
-def _load_file(job: tuple) -> tuple[tuple | None, float, SerImgError | None]:
-    """Decode and render one short file in a worker process: (model inputs, duration, error)."""
-    path, settings, max_duration_s = job
+@dataclass
+class _Loaded:
+    """One short file as a worker process leaves it: model inputs (None when there is too little
+    speech to judge, or on error), duration, speech found, warnings, or the error."""
+
+    inputs: tuple | None = None
+    duration: float = 0.0
+    speech_s: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    error: SerImgError | None = None
+
+
+def _load_file(job: tuple) -> _Loaded:
+    """Decode, inspect and render one short file in a worker process."""
+    path, settings, max_duration_s, min_speech_s = job
     try:
         audio = load_audio(path, settings.sample_rate, max_duration_s)
-        return render_inputs(audio.samples, settings), audio.duration_s, None
     except SerImgError as exc:
-        return None, 0.0, exc
+        return _Loaded(error=exc)
     except OSError as exc:
-        return None, 0.0, AudioError(f"{path}: {exc.strerror or exc}")
+        return _Loaded(error=AudioError(f"{path}: {exc.strerror or exc}"))
+    quality = measure(audio.samples, settings.sample_rate)
+    loaded = _Loaded(duration=audio.duration_s, speech_s=quality.speech_s,
+                     warnings=warnings_for(quality, audio.source_rate))
+    if quality.speech_s >= min_speech_s:
+        loaded.inputs = render_inputs(audio.samples, settings)
+    return loaded
 
 
 def _run_parallel(function, jobs, workers):
