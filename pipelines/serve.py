@@ -135,18 +135,18 @@ def _safe_name(name: str | None) -> str:
 async def _receive(request, upload: _Upload) -> None:
     """The audio of a request: multipart field "file" (as browsers send it) or the raw body."""
     from python_multipart.exceptions import MultipartParseError
-    from python_multipart.multipart import MultipartParser, parse_options_header
     from starlette.requests import ClientDisconnect
 
     try:
-        await _receive_body(request, upload, MultipartParser, parse_options_header)
+        await _receive_body(request, upload)
     except MultipartParseError as exc:
         raise RequestFailed(400, f"malformed multipart request ({exc})") from None
     except ClientDisconnect:
         raise RequestFailed(400, f"{upload.name}: upload cut short (the client went away)") from None
 
 
-async def _receive_body(request, upload: _Upload, MultipartParser, parse_options_header) -> None:
+async def _receive_body(request, upload: _Upload) -> None:
+    from python_multipart.multipart import MultipartParser, parse_options_header
 
     kind, params = parse_options_header(request.headers.get("content-type", ""))
     if kind != b"multipart/form-data":
