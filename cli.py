@@ -276,6 +276,10 @@ def _metrics_table(scores: dict) -> str:
 def evaluate(sources, model_dir, out_dir, as_json):
     """Score a model on labelled audio (RAVDESS/TESS/SAVEE/CREMA-D names or emotion folders).
 
+    Prints accuracy, UAR, macro-F1, log-loss, Brier score and ECE (reliability.png beside
+    evaluation.json). Clips from speakers the model was trained on get a CAUTION line and
+    their figures apart from the other speakers'.
+
     \b
     Examples:
       ser-img evaluate path/to/Actor_19 path/to/Actor_20
