@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import json
 import logging
+import shlex
 import sys
 from pathlib import Path
 
@@ -105,6 +106,10 @@ def main(verbose: bool, quiet: bool) -> None:
       ser-img predict talk.wav          # the shipped model, no training needed
       ser-img demo                      # see it work end to end
     """
+    _configure_logging(verbose, quiet)
+
+
+def _configure_logging(verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _LogHandler)]:
@@ -114,6 +119,19 @@ def main(verbose: bool, quiet: bool) -> None:
     root.addHandler(handler)
     root.setLevel(level)
     _Bars.show = not quiet and sys.stderr.isatty()
+
+
+def _set_verbosity(ctx, param, value):
+    if value:  # -q or -v after the command name: the same as before it
+        _configure_logging(verbose=param.name == "verbose", quiet=param.name == "quiet")
+
+
+def _log_options(command):
+    """-q and -v where users type them too: `ser-img predict a.wav -q` as `ser-img -q predict a.wav`."""
+    command = click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_verbosity,
+                           help="Log only warnings and errors (as before the command).")(command)
+    return click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_set_verbosity,
+                        help="Log more detail (as before the command).")(command)
 
 
 _scheduler_option = click.option(
@@ -160,6 +178,7 @@ def _require_tensorflow() -> None:
               help="Send every clip through a simulated channel first: telephone makes 8-kHz, 300-3400 Hz, "
                    "mu-law copies to train and measure on.")
 @_scheduler_option
+@_log_options
 @_errors_for_people
 def render(sources, out_dir, speaker_from, force, workers, size, window, functionals, channel, scheduler):
     """Render audio files, folders (searched recursively) or clip lists to spectrogram
@@ -213,6 +232,7 @@ def render(sources, out_dir, speaker_from, force, workers, size, window, functio
                    "weight 0 are not saved.")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@_log_options
 @_errors_for_people
 def train(images_dirs, head, out_dir, epochs, folds, seed, members, force, as_json):
     """Train the members and their stack with speaker-grouped out-of-fold stacking.
@@ -280,9 +300,14 @@ def _metrics_table(scores: dict) -> str:
               show_default="artifacts/evaluations/MODEL--SOURCE",
               help="Where to write evaluation.json (figures and every clip's answer) and confusion.png.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@_log_options
 @_errors_for_people
 def evaluate(sources, model_dir, out_dir, as_json):
     """Score a model on labelled audio (RAVDESS/TESS/SAVEE/CREMA-D names or emotion folders).
+
+    Prints accuracy, UAR, macro-F1, log-loss, Brier score and ECE (reliability.png beside
+    evaluation.json). Clips from speakers the model was trained on get a CAUTION line and
+    their figures apart from the other speakers'.
 
     \b
     Examples:
@@ -301,9 +326,29 @@ def evaluate(sources, model_dir, out_dir, as_json):
     _finish(result.failures)
 
 
+def _overlap_lines(report: dict) -> list[str]:
+    """The caveat for clips from the model's own training speakers, with the figures apart."""
+    lines = []
+    if report.get("not_judged"):
+        lines.append(f"{len(report['not_judged'])} clip(s) not judged (too short or no speech): left out of the figures")
+    if not report.get("n_training_speakers_clips"):
+        return lines
+    seen, others = report["on_training_speakers"], report["on_other_speakers"]
+    speakers = report["training_speakers"]
+    named = ", ".join(speakers[:6]) + (f" and {len(speakers) - 6} more" if len(speakers) > 6 else "")
+    lines += [f"CAUTION: {report['n_training_speakers_clips']} of {report['n']} clips are from speakers the model "
+              f"was trained on ({named}): not a test of new voices.",
+              f"  those clips:        accuracy {seen['accuracy']:.3f}  UAR {seen['uar']:.3f}  (n={seen['n']})",
+              f"  the other speakers: " + (f"accuracy {others['accuracy']:.3f}  UAR {others['uar']:.3f}  "
+                                           f"(n={others['n']})" if others else "none: no figure for new voices")]
+    return lines
+
+
 def _evaluation_table(report: dict) -> str:
     lines = [f"{report['n']} clips   accuracy {report['accuracy']:.3f}   UAR {report['uar']:.3f}   "
-             f"macro-F1 {report['macro_f1']:.3f}", "",
+             f"macro-F1 {report['macro_f1']:.3f}",
+             f"calibration: log-loss {report['log_loss']:.3f}   Brier {report['brier']:.3f}   ECE {report['ece']:.3f}"
+             " (reliability.png)", *_overlap_lines(report), "",
              f"{'class':<10}{'precision':>10}{'recall':>8}{'F1':>7}{'n':>6}"]
     for name, row in report["per_class"].items():
         lines.append(f"{name:<10}{row['precision']:>10.3f}{row['recall']:>8.3f}{row['f1']:>7.3f}{row['support']:>6}")
@@ -324,8 +369,12 @@ def _evaluation_table(report: dict) -> str:
 @click.option("--hop", "hop_s", type=click.FloatRange(0.05, 60), default=None, show_default="half the window",
               help="Seconds between segment starts.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per file, with its timeline.")
+@click.option("--jsonl", "as_jsonl", is_flag=True,
+              help="JSON Lines: the same records, one per line, printed as files finish (for big folders).")
 @click.option("--csv", "as_csv", is_flag=True,
-              help="CSV, one row per segment: source, start, end, label, 8 probabilities.")
+              help="CSV: per file a 'file' row (its overall answer, or its error), then a 'segment' row per "
+                   "segment of a long recording: source, row, start, end, label, 8 probabilities, outcome "
+                   "(emotion, too short, no speech, error), speech_s, warnings, error.")
 @click.option("--explain", is_flag=True,
               help="Show which time-frequency regions of the spectrogram drove each decision: a field of "
                    "the --json records, else PNGs written to --explain-dir.")
@@ -338,27 +387,36 @@ def _evaluation_table(report: dict) -> str:
 @_scheduler_option
 @click.option("--files-per-task", type=click.IntRange(1), default=None,
               help="Files per batch on a worker and per Parquet part [64 with --scheduler, else 256].")
+@_log_options
 @_errors_for_people
-def predict(sources, model_dir, window_s, hop_s, as_json, as_csv, explain, explain_dir, workers, out, scheduler,
-            files_per_task):
-    """Predict the emotion of audio files or folders.
+def predict(sources, model_dir, window_s, hop_s, as_json, as_jsonl, as_csv, explain, explain_dir, workers, out,
+            scheduler, files_per_task):
+    """Predict the emotion of audio files or folders (`-` reads audio from standard input).
 
     Recordings longer than twice the window are scored window by window, skipping
     silence: a timeline of segments, an overall label and the share of time per emotion.
+    Results come in the order the files were given (a folder's files by name). Audio with
+    less than half a second of speech gets no emotion but the outcome 'too short' (or
+    'no speech'); input outside what the model was measured on (narrowband, clipped, very
+    quiet, noisy) gets a warning line on stderr and in the record's 'warnings'.
 
     \b
     Examples:
       ser-img predict talk.wav
       ser-img predict recordings/ --json --explain > answers.json
+      ser-img predict archive/ --jsonl > answers.jsonl
+      curl -s https://host/talk.wav | ser-img predict -
     """
     from pipelines.predict import predict_files, write_explanations
 
-    if as_json and as_csv:
-        raise click.UsageError("choose one of --json and --csv")
+    if as_json + as_csv + as_jsonl > 1:
+        raise click.UsageError("choose one of --json, --jsonl and --csv")
     if out is not None:
-        if as_json or as_csv or explain:
-            raise click.UsageError("--out writes Parquet: leave out --json, --csv and --explain")
+        if as_json or as_jsonl or as_csv or explain:
+            raise click.UsageError("--out writes Parquet: leave out --json, --jsonl, --csv and --explain")
         return _predict_to_parquet(sources, out, model_dir, scheduler, window_s, hop_s, files_per_task)
+    if as_jsonl and not scheduler:
+        return _predict_json_lines(sources, model_dir, window_s, hop_s, workers, explain)
     if scheduler:
         if explain:
             raise click.UsageError("--explain runs on this machine: leave out --scheduler")
@@ -370,14 +428,20 @@ def predict(sources, model_dir, window_s, hop_s, as_json, as_csv, explain, expla
         report = predict_files(list(sources), model_dir, window_s=window_s, hop_s=hop_s, workers=workers,
                                progress=_progress, explain=explain)
     log.info("model: %s", report.model_name)
+    _warn_about_inputs(report.predictions)
     if as_json:
         click.echo(json.dumps(report.records(), indent=2))
+    elif as_jsonl:
+        for record in report.records():
+            click.echo(json.dumps(record))
+    elif as_csv:
+        click.echo(_timeline_csv(report.answers), nl=False)
     elif report.predictions:
-        click.echo(_timeline_csv(report.predictions) if as_csv else _prediction_table(report.predictions),
-                   nl=not as_csv)
+        click.echo(_prediction_table(report.predictions))
         if explain:
             written = write_explanations(report.predictions, explain_dir)
             log.info("explanations: %d image(s) in %s", len(written), explain_dir)
+            _say_what_stands_out(report.predictions)
     _finish(report.failures)
 
 
@@ -394,17 +458,67 @@ def _predict_to_parquet(sources, out, model_dir, scheduler, window_s, hop_s, fil
     _finish(report.failures)
 
 
-def _timeline_csv(predictions) -> str:
+def _predict_json_lines(sources, model_dir, window_s, hop_s, workers, explain):
+    """One record per line, each file's printed as soon as its batch is done, in the order given."""
+    from pipelines.predict import iter_answers, open_recognizer
+    from ser_img.recognizer import describe_model_dir, failure_record
+
+    paths, recognizer = open_recognizer(list(sources), model_dir, window_s=window_s, hop_s=hop_s, workers=workers)
+    log.info("model: %s", describe_model_dir(recognizer.model_dir))
+    failures = []
+    for source, answer in iter_answers(recognizer, paths, explain=explain):
+        if isinstance(answer, str):
+            failures.append((source, answer))
+        else:
+            _warn_about_inputs([answer])
+        click.echo(json.dumps(failure_record(source, answer) if isinstance(answer, str) else answer.to_dict()))
+        sys.stdout.flush()
+    _finish(failures)
+
+
+def _say_what_stands_out(predictions) -> None:
+    """Each explanation in one sentence, so a picture of noise is not read as a finding."""
+    from ser_img.explain import summary
+
+    for p in predictions:
+        if p.explanation is not None:
+            log.info("%s: %s", p.source, summary(p.explanation, p.label))
+
+
+def _warn_about_inputs(predictions) -> None:
+    """One line per file on stderr when its input is outside what the model was measured on."""
+    for p in predictions:
+        if p.warnings:
+            log.warning("%s: warning: %s", p.source, "; ".join(p.warnings))
+
+
+def _outcome_text(p) -> str:
+    """The emotion, or why there is none: 'too short (0.2 s of speech)', 'no speech'."""
+    if p.label is not None:
+        return p.label
+    return f"{p.outcome} ({p.speech_s:.1f} s of speech)" if p.outcome == "too short" else p.outcome
+
+
+def _timeline_csv(answers) -> str:
+    """A 'file' row per file in order (its overall answer, or its error), then its segments' rows."""
     import csv
     import io
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["source", "start", "end", "label", *EMOTIONS])
-    for p in predictions:
-        for s in p.timeline:
-            writer.writerow([p.source, f"{s.start:.3f}", f"{s.end:.3f}", s.label,
-                             *(f"{x:.6f}" for x in s.probabilities)])
+    writer.writerow(["source", "row", "start", "end", "label", *EMOTIONS, "outcome", "speech_s", "warnings",
+                     "error"])
+    for source, p in answers:
+        if isinstance(p, str):
+            writer.writerow([source, "file", "", "", "", *[""] * len(EMOTIONS), "error", "", "", p])
+            continue
+        probabilities = [f"{x:.6f}" for x in p.probabilities] if p.judged else [""] * len(EMOTIONS)
+        speech = "" if p.speech_s is None else f"{p.speech_s:.3f}"
+        writer.writerow([p.source, "file", "0.000", f"{p.duration_s:.3f}", p.label or "", *probabilities,
+                         p.outcome, speech, "; ".join(p.warnings), ""])
+        for s in p.timeline if p.is_timeline else []:
+            writer.writerow([p.source, "segment", f"{s.start:.3f}", f"{s.end:.3f}", s.label,
+                             *(f"{x:.6f}" for x in s.probabilities), "emotion", "", "", ""])
     return out.getvalue()
 
 
@@ -413,6 +527,9 @@ def _prediction_table(predictions) -> str:
     for p in predictions:
         name = Path(p.source).name
         name = name if len(name) <= 31 else "…" + name[-30:]
+        if not p.judged:
+            lines.append(f"{name:<32}{_outcome_text(p)}")
+            continue
         lines.append(f"{name:<32}{p.label:<11}" + "".join(f"{x:>8.3f}" for x in p.probabilities))
         if p.is_timeline:
             shares = ", ".join(f"{e} {share:.0%}" for e, share in sorted(zip(EMOTIONS, p.shares), key=lambda x: -x[1])
@@ -436,8 +553,18 @@ def _prediction_table(predictions) -> str:
               help="Seconds a request may take before it is answered 504.")
 @click.option("--workers", type=click.IntRange(1), default=4, show_default=True,
               help="Requests decoded and scored at once.")
+@click.option("--max-duration", "max_duration_s", type=click.FloatRange(1), default=600.0, show_default=True,
+              help="Longest audio accepted, in seconds; longer uploads (and ones with more channels x rate than "
+                   "48-kHz stereo for that long) are refused (422) before they are decoded.")
+@click.option("--allow-origin", "allow_origins", multiple=True, metavar="URL",
+              help="A web page origin (https://app.example:8443) allowed to call the API from a browser; "
+                   "repeat for more. Other pages' requests are refused (403).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Another host name the server answers to (behind a proxy, say). By default it answers "
+                   "to the address it listens on (and loopback names), so DNS rebinding cannot reach it.")
+@_log_options
 @_errors_for_people
-def serve(model_dir, host, port, max_upload_mb, timeout_s, workers):
+def serve(model_dir, host, port, max_upload_mb, timeout_s, workers, max_duration_s, allow_origins, allow_hosts):
     """Serve the HTTP API and the web page (http://HOST:PORT/), model loaded once.
 
     \b
@@ -445,21 +572,23 @@ def serve(model_dir, host, port, max_upload_mb, timeout_s, workers):
       ser-img serve                          # then open http://127.0.0.1:8000/
       curl -F file=@talk.wav 'http://127.0.0.1:8000/predict?explain=true'
     """
-    from pipelines.serve import ServeSettings
+    from pipelines.serve import ServeSettings, allowed_hosts_for
     from pipelines.serve import serve as run_server
 
     settings = ServeSettings(max_upload_bytes=int(max_upload_mb * 1024 * 1024), timeout_s=timeout_s,
-                             workers=workers)
+                             workers=workers, max_duration_s=max_duration_s, allowed_origins=allow_origins,
+                             allowed_hosts=allowed_hosts_for(host, allow_hosts))
     run_server(model_dir, host, port, settings)
 
 
 @main.command(short_help="The shipped model on real clips, then a synthetic run.")
 @click.option("--workdir", type=click.Path(path_type=Path), default=Path("data/demo"), show_default=True,
               help="Where the synthetic audio, images and evaluation go.")
-@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=Path("data/demo/model"),
-              show_default=True, help="Where the synthetic demo model goes (replaced if present).")
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
+              show_default="WORKDIR/model", help="Where the synthetic demo model goes (replaced if present).")
 @click.option("--epochs", type=click.IntRange(1), default=_TRAIN_DEFAULTS.cnn.epochs, show_default=True,
               help="CNN epochs for the synthetic model.")
+@_log_options
 @_errors_for_people
 def demo(workdir, model_dir, epochs):
     """The shipped model on real speech examples, then a SYNTHETIC corpus rendered,
@@ -468,7 +597,7 @@ def demo(workdir, model_dir, epochs):
     \b
     Examples:
       ser-img demo
-      ser-img demo --epochs 5 --workdir /tmp/demo --model /tmp/demo/model
+      ser-img demo --epochs 5 --workdir /tmp/demo      # the model goes to /tmp/demo/model
     """
     from pipelines.demo import run_examples
 
@@ -479,6 +608,7 @@ def demo(workdir, model_dir, epochs):
     _require_tensorflow()
     from pipelines.demo import run_demo
 
+    model_dir = model_dir if model_dir is not None else workdir / "model"
     report = run_demo(workdir, model_dir, settings=_train_settings(epochs), progress=_progress)
     click.echo("2. A SYNTHETIC corpus, trained on here: these figures say nothing about real speech.\n")
     click.echo(_metrics_table(report.train.metrics))
@@ -486,8 +616,22 @@ def demo(workdir, model_dir, epochs):
     click.echo(_evaluation_table(report.evaluation.report))
     click.echo("\nsample predictions:")
     click.echo(_prediction_table(report.predictions.predictions))
-    click.echo(f"\nmodel: {report.train.model_dir}  -  try: ser-img predict --model {report.train.model_dir} "
-               f"{workdir}/audio/heldout")
+    click.echo(f"\nmodel: {report.train.model_dir} (SYNTHETIC: for the synthetic clips only, not for real audio)")
+    click.echo(f"try: {_own_command()} predict --model {shlex.quote(str(report.train.model_dir))} "
+               f"{shlex.quote(str(workdir / 'audio' / 'heldout'))}")
+
+
+def _own_command() -> str:
+    """How to type this program again: `ser-img` when that is on PATH, else the path it was run by
+    (`.venv/bin/ser-img` after the README's command, where .venv/bin is not on PATH)."""
+    import shutil
+
+    typed = sys.argv[0] if sys.argv and Path(sys.argv[0]).name == "ser-img" else None
+    if typed is None:
+        return "ser-img"
+    on_path = shutil.which("ser-img")
+    same = on_path is not None and Path(on_path).resolve() == Path(typed).resolve()
+    return "ser-img" if same else shlex.quote(typed)
 
 
 def _examples_table(rows) -> str:

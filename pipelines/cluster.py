@@ -38,6 +38,7 @@ from .render import RenderReport, render_folder
 log = logging.getLogger("ser_img")
 FILES_PER_TASK = 64  # files a worker scores per task: small enough to spread, big enough to batch
 CONNECT_TIMEOUT_S = 20.0  # for the scheduler to answer, and for a first worker to join it
+SETUP_TRIES = 4  # a setup step on every worker is tried again this often when workers are lost meanwhile
 INSTALL_HINT = "pip install 'ser-img[cluster]'"
 
 
@@ -141,8 +142,7 @@ def connect(scheduler: str) -> Iterator:
         except TimeoutError:
             raise ClusterError(f"no worker joined the scheduler at {scheduler} within "
                                f"{CONNECT_TIMEOUT_S:.0f} s (start some with 'dask worker {scheduler}')") from None
-        check_workers(client)  # before anything of ours is sent: a worker without ser-img is one line
-        client.register_worker_callbacks(setup=restore_malloc_defaults)  # this and future workers
+        set_up_workers(client)
         yield client
     finally:
         client.close()
@@ -180,6 +180,56 @@ def _local_workers(scheduler: str) -> int | None:
     return int(count)
 
 
+def set_up_workers(client) -> None:
+    """Check every worker (a worker without ser-img is one line), then install the worker
+    callbacks (on this and future workers); a worker lost meanwhile leaves the rest to carry on."""
+    despite_lost_workers(client, lambda: check_workers(client), "checking the workers")
+    despite_lost_workers(client, lambda: client.register_worker_callbacks(setup=restore_malloc_defaults),
+                         "setting up the workers")
+
+
+def broadcast(client, data):
+    """`data` on every worker (the model bundle), sent again to those left should one be lost on the way."""
+    return despite_lost_workers(client, lambda: client.scatter(data, broadcast=True), "sending the model")
+
+
+def despite_lost_workers(client, step, what: str, pause_s: float = 1.0):
+    """`step()`, a call that reaches every worker, tried again when a worker drops out under it.
+
+    A worker killed while the cluster is set up (worker callbacks, the model broadcast) makes
+    such a call fail with a closed connection; the workers that remain can still do the run,
+    as they do when one is lost later on. Other failures, and losing every worker, stop the run.
+    """
+    import time
+
+    for attempt in range(1, SETUP_TRIES + 1):
+        try:
+            return step()
+        except SerImgError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - told apart below
+            if not _connection_lost(exc):
+                raise ClusterError(f"{what} failed: {_one_line(exc)}") from None
+            time.sleep(pause_s)  # for the scheduler to notice the loss
+            remaining = len(_worker_addresses(client))
+            if remaining == 0 or attempt == SETUP_TRIES:
+                raise ClusterError(f"{what} failed: workers were lost ({_one_line(exc)}); "
+                                   f"{remaining} left") from None
+            log.warning("a worker was lost while %s; carrying on with the %d left", what, remaining)
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """A closed connection to a worker (Dask's CommClosedError is an OSError), or a worker gone."""
+    return isinstance(exc, (OSError, EOFError)) or type(exc).__name__ in ("KilledWorker", "CommClosedError")
+
+
+def _worker_addresses(client) -> set[str]:
+    try:
+        return set(client.scheduler_info().get("workers", {}))
+    except Exception:  # noqa: BLE001 - a scheduler that cannot answer has no workers for us
+        return set()
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
@@ -208,7 +258,16 @@ def check_workers(client, readable: list[Path] = (), writable: list[Path] = (), 
                 return f"cannot write to {path} (the output must be on a filesystem that every worker sees)"
         return ""
 
-    for worker, problem in sorted(client.run(probe, on_error="return").items()):
+    answers = client.run(probe, on_error="return")
+    lost = [worker for worker, problem in answers.items() if isinstance(problem, BaseException)
+            and _connection_lost(problem)]
+    if lost and len(lost) == len(answers):
+        raise ClusterError(f"every worker was lost while being checked ({_one_line(answers[lost[0]])})")
+    for worker in lost:  # gone while it was being checked: the others carry on
+        log.warning("worker %s was lost while being checked; carrying on without it", worker)
+    for worker, problem in sorted(answers.items()):
+        if worker in lost:
+            continue
         if isinstance(problem, BaseException):
             problem = _one_line(problem)
         if problem:
@@ -241,8 +300,9 @@ def _scored_batches(client, model_dir: Path, paths: list[Path], window_s, hop_s,
         for batch in batches:
             yield recognize_paths(recognizer, batch)
         return
-    check_workers(client, readable=[Path(paths[0]).parent] if paths else [])
-    bundle = client.scatter(bundle_model(model_dir), broadcast=True)
+    readable = [Path(paths[0]).parent] if paths else []
+    despite_lost_workers(client, lambda: check_workers(client, readable=readable), "checking the workers")
+    bundle = broadcast(client, bundle_model(model_dir))
     futures = [client.submit(score_batch, bundle, [str(p) for p in batch], window_s, hop_s, pure=False)
                for batch in batches]
     yield from _gather(client, futures)
@@ -342,7 +402,9 @@ def render_on_cluster(sources: list[Path], out_dir: Path, settings: RenderSettin
     out_dir.mkdir(parents=True, exist_ok=True)
     first = find_audio(sources)[:1]
     with connect(scheduler) as client:
-        check_workers(client, readable=[first[0][0].parent] if first else [], writable=[out_dir])
+        readable = [first[0][0].parent] if first else []
+        despite_lost_workers(client, lambda: check_workers(client, readable=readable, writable=[out_dir]),
+                             "checking the workers")
 
         def on_cluster(function, jobs, workers=None):
             return _gather(client, client.map(function, jobs, pure=False))

@@ -67,10 +67,11 @@ class DemoReport:
     predictions: PredictReport
 
 
-def run_demo(workdir: Path = Path("data/demo"), model_dir: Path = Path("data/demo/model"),
+def run_demo(workdir: Path = Path("data/demo"), model_dir: Path | None = None,
              train_speakers: int = 6, heldout_speakers: int = 2, settings: TrainSettings = TrainSettings(),
              progress: Progress = no_progress) -> DemoReport:
     """Synthetic speakers 1..train_speakers train the model; the next ones are held out."""
+    model_dir = model_dir if model_dir is not None else workdir / "model"
     train_audio, heldout_audio = workdir / "audio" / "train", workdir / "audio" / "heldout"
     log.info("writing a synthetic corpus (%d + %d speakers) under %s", train_speakers, heldout_speakers,
              workdir / "audio")

@@ -7,11 +7,14 @@ loaded, so a wrong path fails fast) and sorts answers from failures.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ser_img.audio import is_stream
 from ser_img.errors import UsageError
 from ser_img.files import find_audio
 from ser_img.labels import EMOTIONS
@@ -19,7 +22,9 @@ from ser_img.recognizer import EmotionRecognizer, Recognition, describe_model_di
 
 from . import Progress, no_progress
 
-__all__ = ["PredictReport", "assemble_report", "audio_paths", "predict_files", "recognize_paths"]
+__all__ = ["PredictReport", "assemble_report", "audio_paths", "iter_answers", "open_recognizer", "predict_files",
+           "recognize_paths"]
+log = logging.getLogger("ser_img")
 
 
 @dataclass
@@ -56,7 +61,7 @@ def audio_paths(sources: list[Path]) -> list[Path]:
     paths = [path for path, _ in find_audio(sources)]
     if not paths:
         raise UsageError(f"no audio files found in {', '.join(map(str, sources))}")
-    if not any(path.exists() for path in paths):  # before any model is loaded
+    if not any(path.exists() or is_stream(path) for path in paths):  # before any model is loaded
         raise UsageError(f"{paths[0]}: no such file" if len(paths) == 1 else
                          f"none of {', '.join(map(str, paths))} exists")
     return paths
@@ -66,10 +71,30 @@ def predict_files(sources: list[Path], model_dir: Path | None = None, recognizer
                   workers: int | None = None, progress: Progress = no_progress, window_s: float | None = None,
                   hop_s: float | None = None, image: bool = False, explain: bool = False) -> PredictReport:
     """Predict every audio file under `sources`; unreadable files are listed, not fatal."""
+    paths, recognizer = open_recognizer(sources, model_dir, recognizer, window_s=window_s, hop_s=hop_s,
+                                        workers=workers)
+    return recognize_paths(recognizer, paths, image=image, explain=explain, progress=progress)
+
+
+def open_recognizer(sources: list[Path], model_dir: Path | None = None, recognizer: EmotionRecognizer | None = None,
+                    **options) -> tuple[list[Path], EmotionRecognizer]:
+    """The audio files under `sources` (checked first, so a wrong path fails before the model
+    loads) and the recognizer; a warning when the model was trained on synthetic audio."""
     paths = audio_paths(sources)
     if recognizer is None:
-        recognizer = EmotionRecognizer.load(model_dir, window_s=window_s, hop_s=hop_s, workers=workers)
-    return recognize_paths(recognizer, paths, image=image, explain=explain, progress=progress)
+        recognizer = EmotionRecognizer.load(model_dir, **options)
+    if recognizer.trained_on_synthetic_audio:
+        log.warning("warning: %s was trained on SYNTHETIC audio (the demo's): its answers on real speech "
+                    "mean nothing", describe_model_dir(recognizer.model_dir))
+    return paths, recognizer
+
+
+def iter_answers(recognizer: EmotionRecognizer, paths: list[Path], chunk: int = 64,
+                 **options) -> Iterator[tuple[str, Recognition | str]]:
+    """(path, answer or the error's one line) in the order given, `chunk` files at a time, so
+    answers for a big folder can be written out as they come."""
+    for start in range(0, len(paths), chunk):
+        yield from recognize_paths(recognizer, paths[start : start + chunk], **options).answers
 
 
 def recognize_paths(recognizer: EmotionRecognizer, paths: list[Path], **options) -> PredictReport:

@@ -9,11 +9,13 @@ from .labels import is_clip_list, read_clip_list
 
 
 def find_audio(sources: list[Path]) -> list[tuple[Path, Path]]:
-    """(audio file, path relative to the folder it was found under), sorted and unique.
+    """(audio file, path relative to the folder it was found under), unique, in the order the
+    sources were given (a folder's files sorted by name).
 
     Folders are searched recursively for audio extensions; a file named directly is
     always taken, whatever its extension, so that its failure is reported rather than
     silently skipped. A source that does not exist is returned too, for the same reason.
+    Paths are absolute, whether or not they exist; `-` (standard input) stays `-`.
     A CSV clip list (`labels.read_clip_list`) stands for the files it names.
     """
     found: dict[Path, Path] = {}
@@ -26,5 +28,7 @@ def find_audio(sources: list[Path]) -> list[tuple[Path, Path]]:
                 if path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file():
                     found.setdefault(path.resolve(), path.relative_to(source))
         else:
-            found.setdefault(source.resolve() if source.exists() else source, Path(source.name))
-    return sorted(found.items())
+            # A pipe (`<(...)`, /dev/stdin) is not resolved: resolved, it names no file.
+            path = source if str(source) == "-" else source.resolve() if source.is_file() else source.absolute()
+            found.setdefault(path, Path(source.name))
+    return list(found.items())

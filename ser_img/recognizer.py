@@ -26,14 +26,16 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from . import __version__
-from .audio import load_audio, to_rate
+from .audio import InMemory, is_stream, load_audio, read_stream, to_rate
 from .errors import AudioError, NoModelError, SerImgError, UsageError
 from .labels import EMOTIONS
 from .features import render_inputs
+from .quality import MIN_SPEECH_S, measure, speech_seconds, warnings_for
 from .spectrogram import RenderSettings, encode_png, to_image
 from .stream import BLOCK_S, Window, audio_duration, loudest_frame_db, read_blocks, sliding_windows
 
@@ -60,6 +62,14 @@ class Segment:
     def label(self) -> str:
         return EMOTIONS[int(np.argmax(self.probabilities))]
 
+    @property
+    def scores(self) -> dict[str, float]:
+        """The probabilities by class name."""
+        return named(self.probabilities)
+
+    def top(self, k: int = 1) -> list[tuple[str, float]]:
+        return _top(self.probabilities, k)
+
     def to_dict(self) -> dict:
         return {"start": self.start, "end": self.end, "label": self.label,
                 "probabilities": named(self.probabilities)}
@@ -70,39 +80,95 @@ class Recognition:
     """What the recognizer says about one recording; `to_dict()` is its one record shape."""
 
     source: str | None  # the file (its upload name on the server); None for an array
-    probabilities: np.ndarray  # the eight classes, in EMOTIONS order
+    probabilities: np.ndarray  # the eight classes, in EMOTIONS order (NaN when there is no judgement)
     duration_s: float
-    timeline: list[Segment]  # one segment for a short clip
+    timeline: list[Segment]  # one segment for a short clip; none when there is no judgement
     shares: np.ndarray  # part of the scored time per emotion; sums to 1
     model: dict[str, str]  # name and version
     silent_s: float = 0.0  # time skipped as silence (long audio only)
+    # "emotion", or why there is no judgement: "too short" (less speech than MIN_SPEECH_S)
+    # or "no speech" (nothing above the speech level)
+    outcome: str = "emotion"
+    speech_s: float | None = None  # seconds of speech found (energy, not a voice detector)
+    warnings: list[str] = field(default_factory=list)  # input outside what the model was measured on
     image: np.ndarray | None = field(default=None, repr=False)  # what the model looked at, on request
     image_window: tuple[float, float] | None = None  # the seconds of audio that image shows
     explanation: np.ndarray | None = field(default=None, repr=False)  # (grid, grid) importance, on request
 
     @property
-    def label(self) -> str:
-        return EMOTIONS[int(np.argmax(self.probabilities))]
+    def label(self) -> str | None:
+        """The emotion; None when there is no judgement (see `outcome`)."""
+        return EMOTIONS[int(np.argmax(self.probabilities))] if self.judged else None
+
+    @property
+    def judged(self) -> bool:
+        return self.outcome == "emotion"
 
     @property
     def is_timeline(self) -> bool:
         return len(self.timeline) > 1
 
+    @property
+    def scores(self) -> dict[str, float] | None:
+        """The probabilities by class name: {"neutral": 0.01, ..., "surprised": 0.02}; None unjudged."""
+        return named(self.probabilities) if self.judged else None
+
+    @property
+    def time_shares(self) -> dict[str, float] | None:
+        """`shares` by class name: the part of the scored time each emotion takes; None unjudged."""
+        return named(self.shares) if self.judged else None
+
+    def top(self, k: int = 1) -> list[tuple[str, float]]:
+        """The `k` likeliest classes and their probabilities, likeliest first (none unjudged)."""
+        return _top(self.probabilities, k) if self.judged else []
+
     def to_dict(self) -> dict:
-        record = {"source": self.source, "label": self.label, "probabilities": named(self.probabilities),
-                  "duration_s": self.duration_s, "timeline": [s.to_dict() for s in self.timeline],
-                  "shares": named(self.shares), "silent_s": self.silent_s, "model": self.model}
+        record = {"source": self.source, "label": self.label, "outcome": self.outcome,
+                  "probabilities": self.scores, "duration_s": self.duration_s, "speech_s": self.speech_s,
+                  "timeline": [s.to_dict() for s in self.timeline], "shares": self.time_shares,
+                  "silent_s": self.silent_s, "warnings": list(self.warnings), "model": self.model}
         if self.image is not None:
             record["spectrogram_png"] = _base64_png(self.image)
             record["image_window"] = list(self.image_window)
         if self.explanation is not None:
-            from .explain import overlay
+            from .explain import NOISE_FLOOR, SCALE_MAX, overlay, stands_out, summary
 
             record["explanation"] = {
                 "method": "occlusion", "label": self.label, "window": list(self.image_window),
                 "grid": [[round(float(x), 4) for x in row] for row in self.explanation],
+                "scale": {"unit": "drop in the label's probability", "max": SCALE_MAX, "noise_floor": NOISE_FLOOR},
+                "stands_out": stands_out(self.explanation), "summary": summary(self.explanation, self.label),
                 "png": _base64_png(overlay(self.image, self.explanation))}
         return record
+
+
+class FileAnswer(NamedTuple):
+    """What `predict_files` gives for one file: its path and either the recognition or the
+    error that stopped it (`ok` says which; `result` and `error` are None when not so)."""
+
+    path: Path
+    answer: Recognition | SerImgError
+
+    @property
+    def ok(self) -> bool:
+        return isinstance(self.answer, Recognition)
+
+    @property
+    def result(self) -> Recognition | None:
+        return self.answer if self.ok else None
+
+    @property
+    def error(self) -> SerImgError | None:
+        return None if self.ok else self.answer
+
+
+def unjudged(source: str | None, duration_s: float, speech_s: float, warnings: list[str],
+             model: dict[str, str]) -> Recognition:
+    """The answer for audio with too little speech to judge: an outcome that is not an emotion."""
+    nothing = np.full(len(EMOTIONS), np.nan)
+    return Recognition(source=source, probabilities=nothing, duration_s=round(float(duration_s), 3), timeline=[],
+                       shares=nothing, model=model, outcome="no speech" if speech_s == 0 else "too short",
+                       speech_s=speech_s, warnings=warnings)
 
 
 def failure_record(source: str, error: str) -> dict:
@@ -118,7 +184,8 @@ class EmotionRecognizer:
     """
 
     def __init__(self, model, model_dir: Path | None = None, window_s: float | None = None,
-                 hop_s: float | None = None, workers: int | None = None, silence_db: float = SILENCE_DB):
+                 hop_s: float | None = None, workers: int | None = None, silence_db: float = SILENCE_DB,
+                 max_duration_s: float | None = None, min_speech_s: float = MIN_SPEECH_S):
         self.model = model
         self.model_dir = Path(model_dir) if model_dir is not None else None
         self.settings: RenderSettings = model.render_settings
@@ -129,6 +196,11 @@ class EmotionRecognizer:
             raise UsageError("window and hop must be positive")
         self.workers = workers
         self.silence_db = silence_db
+        # Longer audio (or more channels x rate x time than as long 48-kHz stereo) is refused
+        # before it is decoded: a server's guard against headers that promise hours.
+        self.max_duration_s = max_duration_s
+        # Less speech than this gets no emotion, but the outcome "too short" (docs/trust.md).
+        self.min_speech_s = min_speech_s
         self._score = _Batcher(model.predict_prepared)
 
     @classmethod
@@ -142,6 +214,20 @@ class EmotionRecognizer:
     @property
     def model_info(self) -> dict[str, str]:
         return model_info(self.model.info)
+
+    @property
+    def trained_on_synthetic_audio(self) -> bool:
+        """True for a model whose card says it learnt from synthetic audio (the demo's)."""
+        card = self.model_dir / "MODEL_CARD.md" if self.model_dir is not None else None
+        try:
+            return card is not None and "SYNTHETIC audio" in card.read_text(encoding="utf-8")
+        except OSError:
+            return False
+
+    def __repr__(self) -> str:
+        where = f", model_dir='{self.model_dir}'" if self.model_dir is not None else ""
+        return (f"EmotionRecognizer(model='{self.model_info['name']}', version='{self.model_info['version']}', "
+                f"window_s={self.window_s:g}, hop_s={self.hop_s:g}{where})")
 
     def is_long(self, duration_s: float | None) -> bool:
         return duration_s is not None and duration_s > LONG_FACTOR * self.window_s
@@ -159,12 +245,14 @@ class EmotionRecognizer:
             return self._predict_signal(source, sr, image, explain, advance)
         if sr is not None:
             raise UsageError("sr is for arrays; a file's rate is read from the file")
-        path = Path(source)
+        path = _readable(source)
         duration = audio_duration(path)
         if self.is_long(duration):
-            return self._recognize(read_blocks(path, self.sample_rate), duration, str(path), image, explain, advance)
-        audio = load_audio(path, self.sample_rate)
-        return self._recognize([audio.samples], audio.duration_s, str(path), image, explain, advance)
+            blocks = read_blocks(path, self.sample_rate, max_duration_s=self.max_duration_s)
+            return self._recognize(blocks, duration, str(path), image, explain, advance)
+        audio = load_audio(path, self.sample_rate, self.max_duration_s)
+        return self._recognize([audio.samples], audio.duration_s, str(path), image, explain, advance,
+                               source_rate=audio.source_rate)
 
     def _predict_signal(self, samples: np.ndarray, sr: int | None, image: bool, explain: bool,
                         advance) -> Recognition:
@@ -179,22 +267,33 @@ class EmotionRecognizer:
         duration = samples.size / self.sample_rate
         block = int(BLOCK_S * self.sample_rate)
         blocks = [samples[i : i + block] for i in range(0, samples.size, block)] if self.is_long(duration) else [samples]
-        return self._recognize(blocks, duration, None, image, explain, advance)
+        return self._recognize(blocks, duration, None, image, explain, advance, source_rate=int(sr))
 
     def _recognize(self, blocks: Iterable[np.ndarray], duration_s: float, source: str | None, image: bool,
-                   explain: bool, advance) -> Recognition:
+                   explain: bool, advance, source_rate: int | None = None) -> Recognition:
         """The one path for files and arrays: whole for a short clip, windowed for long audio."""
         if not self.is_long(duration_s):
             (samples,) = blocks
+            speech_s, warnings = self.inspect(samples, source_rate)
+            if speech_s < self.min_speech_s:
+                return unjudged(source, duration_s, speech_s, warnings, self.model_info)
             prepared = self._prepare([samples])
-            return self._clip_result(prepared[0], self._score(prepared)[0], duration_s, source, image, explain)
+            return self._clip_result(prepared[0], self._score(prepared)[0], duration_s, source, image, explain,
+                                     speech_s, warnings)
         return self._timeline(blocks, duration_s, source, image, explain, advance)
 
+    def inspect(self, samples: np.ndarray, source_rate: int | None = None) -> tuple[float, list[str]]:
+        """Seconds of speech in a clip at the model's rate, and warnings about it (docs/trust.md)."""
+        quality = measure(samples, self.sample_rate)
+        return quality.speech_s, warnings_for(quality, source_rate)
+
     def _clip_result(self, prepared: tuple, row: np.ndarray, duration_s: float, source: str | None,
-                     image: bool, explain: bool) -> Recognition:
+                     image: bool, explain: bool, speech_s: float | None = None,
+                     warnings: list[str] | None = None) -> Recognition:
         end = round(float(duration_s), 3)
         result = Recognition(source=source, probabilities=row, duration_s=end, timeline=[Segment(0.0, end, row)],
-                             shares=np.eye(len(EMOTIONS))[int(row.argmax())], model=self.model_info)
+                             shares=np.eye(len(EMOTIONS))[int(row.argmax())], model=self.model_info,
+                             speech_s=speech_s, warnings=list(warnings or []))
         return self._with_image(result, prepared, (0.0, end), image, explain)
 
     def _with_image(self, result: Recognition, prepared: tuple, window: tuple[float, float], image: bool,
@@ -230,10 +329,19 @@ class EmotionRecognizer:
         window, hop = int(round(self.window_s * rate)), int(round(self.hop_s * rate))
         frame = max(1, int(0.016 * rate))
         starts, ends, rows, weights = [], [], [], []
-        silent, total = 0.0, 0
+        silent, total, speech = 0.0, 0, 0.0
+        warned: dict[str, list[str]] = {}  # kind of warning -> its text for each window that had it
         shown: dict[int, tuple] = {}  # per class: (probability, prepared, window) of its most typical window
         for batch in _batched(sliding_windows(blocks, window, hop, min_tail=hop), WINDOW_BATCH):
+            if advance is not None:
+                advance(0.0)  # a caller that wants the job stopped (a server's timeout) can stop it here
             voiced = [w for w in batch if loudest_frame_db(w.samples, frame) >= self.silence_db]
+            speech += sum(speech_seconds(w.samples[: _span(w, hop)], rate) for w in voiced)
+            # A window with too little speech to judge is passed over like silence.
+            voiced = [w for w in voiced if speech_seconds(w.samples, rate) >= self.min_speech_s]
+            for w in voiced:
+                for text in warnings_for(measure(w.samples, rate)):
+                    warned.setdefault(text.split(" (")[0], []).append(text)
             silent += (sum(_span(w, hop) for w in batch) - sum(_span(w, hop) for w in voiced)) / rate
             if voiced:
                 prepared = self._prepare([w.samples for w in voiced])
@@ -248,16 +356,20 @@ class EmotionRecognizer:
             if advance is not None:
                 advance((batch[-1].end - total) / rate)
             total = batch[-1].end
-        if not rows:
+        if not rows and speech == 0:
             raise AudioError(f"{source or 'audio array'}: only silence (no stretch louder than "
                              f"{self.silence_db:.0f} dBFS)")
+        if not rows:  # some sound, but no window with enough speech to judge
+            return unjudged(source, duration_s, round(speech, 3), [], self.model_info)
         probs, weight = np.array(rows), np.array(weights)
         overall = (probs * weight[:, None]).sum(axis=0) / weight.sum()
         shares = np.bincount(probs.argmax(axis=1), weights=weight, minlength=len(EMOTIONS)) / weight.sum()
         result = Recognition(
             source=source, probabilities=overall, duration_s=round(float(duration_s), 3),
             timeline=[Segment(round(s, 3), round(e, 3), r) for s, e, r in zip(starts, ends, rows)],
-            shares=shares, model=self.model_info, silent_s=round(silent, 3))
+            shares=shares, model=self.model_info, silent_s=round(silent, 3), speech_s=round(speech, 3),
+            # a warning most of the scored windows share is the recording's
+            warnings=[texts[0] for texts in warned.values() if len(texts) * 2 >= len(rows)])
         if shown:
             # The image: the window most typical of the overall label (else of any label).
             _, inputs, where = shown.get(int(overall.argmax())) or max(shown.values(), key=lambda x: x[0])
@@ -267,40 +379,49 @@ class EmotionRecognizer:
     # -- many files ------------------------------------------------------------------------
 
     def predict_files(self, paths: list[Path], image: bool = False, explain: bool = False,
-                      progress: Progress = _no_progress) -> list[tuple[Path, Recognition | SerImgError]]:
-        """(path, answer or the error that stopped it) for each file, in the order given.
+                      progress: Progress = _no_progress) -> list[FileAnswer]:
+        """A FileAnswer per file, in the order given: (path, answer), where the answer is the
+        Recognition or, for a file that could not be recognized, the SerImgError that says why
+        (`.ok`, `.result` and `.error` tell them apart). Failures never raise.
 
         Short files are decoded and rendered on `workers` processes and scored in batches;
         long ones are read block by block, their progress counted in seconds of audio.
         """
-        durations = {path: audio_duration(path) for path in paths}
-        short = [p for p in paths if not self.is_long(durations[p])]
-        answers: dict[Path, Recognition | SerImgError] = {}
+        readable = {path: _readable_or_error(path) for path in paths}  # pipes are read once, here
+        answers: dict[Path, Recognition | SerImgError] = {
+            path: read for path, read in readable.items() if isinstance(read, SerImgError)}
+        durations = {path: audio_duration(readable[path]) for path in paths if path not in answers}
+        short = [p for p in durations if not self.is_long(durations[p])]
         if short:
             label = f"scoring {len(short)} clip{'s' * (len(short) != 1)}"
-            for path, answer in progress(self._short_files(short, image, explain), len(short), label):
-                answers[path] = answer
+            origin = {readable[p]: p for p in short}  # paths hash by value, in-memory input by identity
+            for source, answer in progress(self._short_files(list(origin), image, explain), len(short), label):
+                answers[origin[source]] = answer
         for path in paths:
             if path not in answers:
-                answers[path] = self._long_file(path, durations[path], image, explain, progress)
-        return [(path, answers[path]) for path in paths]
+                answers[path] = self._long_file(readable[path], durations[path], image, explain, progress)
+        return [FileAnswer(path, answers[path]) for path in paths]
 
     def _short_files(self, paths: list[Path], image: bool, explain: bool) -> Iterator[tuple]:
         """(path, answer) as each is ready: decoded on workers, scored WINDOW_BATCH at a time."""
         for start in range(0, len(paths), FILE_BATCH):
             batch = paths[start : start + FILE_BATCH]
-            jobs = [(path, self.settings) for path in batch]
+            jobs = [(path, self.settings, self.max_duration_s, self.min_speech_s) for path in batch]
             loaded = zip(batch, _run_parallel(_load_file, jobs, self.workers if len(batch) > 8 else 1))
             while chunk := list(itertools.islice(loaded, WINDOW_BATCH)):
-                rows = iter(self._score([inputs for _, (inputs, _, _) in chunk if inputs is not None]))
-                for path, (inputs, duration, error) in chunk:
-                    if inputs is None:
-                        yield path, error
-                    elif self.is_long(duration):  # its header did not say how long it is: a timeline after all
-                        next(rows)
-                        yield path, self._long_file(path, duration, image, explain, _no_progress)
+                rows = iter(self._score([done.inputs for _, done in chunk if done.inputs is not None]))
+                for path, done in chunk:
+                    if done.error is not None:
+                        yield path, done.error
+                    elif self.is_long(done.duration):  # its header did not say how long it is: a timeline after all
+                        if done.inputs is not None:
+                            next(rows)
+                        yield path, self._long_file(path, done.duration, image, explain, _no_progress)
+                    elif done.inputs is None:  # too little speech to judge
+                        yield path, unjudged(str(path), done.duration, done.speech_s, done.warnings, self.model_info)
                     else:
-                        yield path, self._clip_result(inputs, next(rows), duration, str(path), image, explain)
+                        yield path, self._clip_result(done.inputs, next(rows), done.duration, str(path), image,
+                                                      explain, done.speech_s, done.warnings)
 
     def _long_file(self, path: Path, duration_s: float, image: bool, explain: bool,
                    progress: Progress) -> Recognition | SerImgError:
@@ -318,16 +439,48 @@ class EmotionRecognizer:
         return answer[0]
 
 
-def _load_file(job: tuple[Path, RenderSettings]) -> tuple[tuple | None, float, SerImgError | None]:
-    """Decode and render one short file in a worker process: (model inputs, duration, error)."""
-    path, settings = job
+def _readable(source) -> Path | InMemory:
+    """A path as it is, or once-only input (a FIFO, `<(...)`, `-`) read whole into memory."""
+    if isinstance(source, InMemory):
+        return source
+    path = Path(source)
+    return read_stream(path) if is_stream(path) else path
+
+
+def _readable_or_error(path: Path) -> Path | InMemory | SerImgError:
     try:
-        audio = load_audio(path, settings.sample_rate)
-        return render_inputs(audio.samples, settings), audio.duration_s, None
+        return _readable(path)
     except SerImgError as exc:
-        return None, 0.0, exc
+        return exc
+
+
+@dataclass
+class _Loaded:
+    """One short file as a worker process leaves it: model inputs (None when there is too little
+    speech to judge, or on error), duration, speech found, warnings, or the error."""
+
+    inputs: tuple | None = None
+    duration: float = 0.0
+    speech_s: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    error: SerImgError | None = None
+
+
+def _load_file(job: tuple) -> _Loaded:
+    """Decode, inspect and render one short file in a worker process."""
+    path, settings, max_duration_s, min_speech_s = job
+    try:
+        audio = load_audio(path, settings.sample_rate, max_duration_s)
+    except SerImgError as exc:
+        return _Loaded(error=exc)
     except OSError as exc:
-        return None, 0.0, AudioError(f"{path}: {exc.strerror or exc}")
+        return _Loaded(error=AudioError(f"{path}: {exc.strerror or exc}"))
+    quality = measure(audio.samples, settings.sample_rate)
+    loaded = _Loaded(duration=audio.duration_s, speech_s=quality.speech_s,
+                     warnings=warnings_for(quality, audio.source_rate))
+    if quality.speech_s >= min_speech_s:
+        loaded.inputs = render_inputs(audio.samples, settings)
+    return loaded
 
 
 def _run_parallel(function, jobs, workers):
@@ -438,6 +591,11 @@ def describe_model_dir(model_dir: Path) -> str:
     except (OSError, ValueError):
         pass
     return str(model_dir)
+
+
+def _top(probabilities: np.ndarray, k: int) -> list[tuple[str, float]]:
+    order = np.argsort(-np.asarray(probabilities), kind="stable")[: max(0, k)]
+    return [(EMOTIONS[i], float(probabilities[i])) for i in order]
 
 
 def named(values: np.ndarray) -> dict[str, float]:

@@ -1,7 +1,8 @@
 """Prediction results as a Parquet dataset that a killed run can resume.
 
     OUT/files/part-00000.parquet      one row per file: path, label, 8 probabilities,
-                                      duration_s, model_name, model_version, error
+                                      duration_s, model_name, model_version, error, outcome
+                                      (emotion, too short, no speech, error), speech_s, warnings
     OUT/segments/part-00000.parquet   one row per segment of a long recording
 
 Only one process (the client) writes. Each finished batch becomes one part, written to a
@@ -22,19 +23,23 @@ from .recognizer import Recognition, named
 from .spectrogram import remove_stale_temporaries, write_bytes_atomic
 
 PART = re.compile(r"^part-(\d+)\.parquet$")
-FILE_COLUMNS = ["path", "label", *EMOTIONS, "duration_s", "model_name", "model_version", "error"]
+FILE_COLUMNS = ["path", "label", *EMOTIONS, "duration_s", "model_name", "model_version", "error", "outcome",
+                "speech_s", "warnings"]
 SEGMENT_COLUMNS = ["path", "start", "end", "label", *EMOTIONS]
 
 
 def file_row(prediction: Recognition) -> dict:
-    return {"path": prediction.source, "label": prediction.label, **named(prediction.probabilities),
+    probabilities = named(prediction.probabilities) if prediction.judged else {e: None for e in EMOTIONS}
+    return {"path": prediction.source, "label": prediction.label, **probabilities,
             "duration_s": prediction.duration_s, "model_name": prediction.model["name"],
-            "model_version": prediction.model["version"], "error": None}
+            "model_version": prediction.model["version"], "error": None, "outcome": prediction.outcome,
+            "speech_s": prediction.speech_s, "warnings": "; ".join(prediction.warnings) or None}
 
 
 def failure_row(path: str, error: str, model: dict[str, str]) -> dict:
     return {"path": path, "label": None, **{e: None for e in EMOTIONS}, "duration_s": None,
-            "model_name": model["name"], "model_version": model["version"], "error": error}
+            "model_name": model["name"], "model_version": model["version"], "error": error, "outcome": "error",
+            "speech_s": None, "warnings": None}
 
 
 def segment_rows(prediction: Recognition) -> list[dict]:
@@ -96,7 +101,7 @@ def _parquet_bytes(rows: list[dict], columns: list[str]) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    text = {"path", "label", "model_name", "model_version", "error"}
+    text = {"path", "label", "model_name", "model_version", "error", "outcome", "warnings"}
     schema = pa.schema([(c, pa.string() if c in text else pa.float64()) for c in columns])
     table = pa.Table.from_pylist(rows, schema=schema)
     sink = pa.BufferOutputStream()

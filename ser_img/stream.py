@@ -12,39 +12,44 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile
 import soxr
 
-from .audio import DECODE_ERRORS, decode_error
+from .audio import DECODE_ERRORS, InMemory, check_header, decode_error, mono_blocks, open_sound
 
 BLOCK_S = 30.0  # seconds of source audio decoded at a time
 
 
-def audio_duration(path: Path) -> float | None:
+def audio_duration(path: Path | InMemory) -> float | None:
     """Seconds of audio in `path` from its header; None when the header cannot say.
 
     Nothing is decoded. A file this cannot read is left to `load_audio`, whose error
     message is the one users see.
     """
     try:
-        info = soundfile.info(str(path))
+        with open_sound(path) as info:
+            frames, rate = info.frames, info.samplerate
     except Exception:  # noqa: BLE001 - any failure means "unknown": the decoder reports it
         return None
-    return info.frames / info.samplerate if info.samplerate > 0 and info.frames > 0 else None
+    return frames / rate if rate > 0 and frames > 0 else None
 
 
-def read_blocks(path: Path, sample_rate: int, block_s: float = BLOCK_S) -> Iterator[np.ndarray]:
-    """Mono float32 blocks of `path` at `sample_rate`, about `block_s` seconds each."""
+def read_blocks(path: Path | InMemory, sample_rate: int, block_s: float = BLOCK_S,
+                max_duration_s: float | None = None) -> Iterator[np.ndarray]:
+    """Mono float32 blocks of `path` at `sample_rate`, at most `block_s` seconds each.
+
+    The rate and the cap are checked as `load_audio` checks them, before anything is decoded.
+    """
     try:
-        with soundfile.SoundFile(str(path)) as source:
+        with open_sound(path) as source:
             rate = source.samplerate
+            check_header(path, rate, source.channels, source.frames, max_duration_s)
             resampler = None if rate == sample_rate else soxr.ResampleStream(
                 rate, sample_rate, 1, dtype="float32", quality="HQ")
-            blocks = source.blocks(blocksize=max(1, int(block_s * rate)), dtype="float32", always_2d=True)
+            blocks = mono_blocks(source, path, max(1, int(block_s * rate)), max_duration_s)
             pending = next(blocks, None)
             while pending is not None:
                 following = next(blocks, None)
-                mono = np.nan_to_num(pending.mean(axis=1), nan=0.0, posinf=0.0, neginf=0.0)
+                mono = np.nan_to_num(pending, nan=0.0, posinf=0.0, neginf=0.0)
                 if resampler is not None:
                     mono = resampler.resample_chunk(mono, last=following is None)
                 yield np.asarray(mono, dtype=np.float32)

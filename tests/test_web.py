@@ -1,7 +1,10 @@
 """The web page in a real headless Chromium: load it, upload a clip, see the answer."""
 
+import csv
+import json
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -49,7 +52,8 @@ def test_upload_a_clip_and_see_the_prediction(page, server_url, corpus):
     page.set_input_files("#file", clip)  # the same file again is scored again
     page.wait_for_function("document.getElementById('status').textContent.endsWith('done.')")
     assert len([url for url in requested if "/predict" in url]) == len(posts) + 1
-    assert all(url.startswith(server_url) for url in requested)  # nothing from elsewhere: works offline
+    # nothing from elsewhere, so it works offline (blob: is the chosen file, played back in the page)
+    assert all(url.startswith((server_url, "blob:")) for url in requested)
 
 
 def test_a_long_recording_shows_a_timeline_and_errors_show_as_text(page, server_url, tmp_path):
@@ -79,3 +83,30 @@ def test_record_from_the_microphone_and_see_the_prediction(page, server_url):
     page.click("#record")
     page.wait_for_function("document.getElementById('status').textContent === 'recording.wav: done.'")
     assert page.inner_text("#label").strip().lower() in EMOTIONS
+
+
+def test_the_page_plays_the_upload_back_and_offers_the_result_to_download(page, server_url, corpus):
+    clip = corpus / "Actor_01" / "03-01-05-01-01-01-01.wav"
+    page.goto(server_url + "/")
+    page.set_input_files("#file", str(clip))
+    page.wait_for_function("document.getElementById('status').textContent.endsWith('done.')")
+    assert page.get_attribute("#player", "src").startswith("blob:")
+    page.wait_for_function("document.getElementById('player').duration > 0")  # the audio is playable
+    label = page.inner_text("#label").strip().lower()
+    with page.expect_download() as json_download:
+        page.click("#download-json")
+    record = json.loads(Path(json_download.value.path()).read_text())
+    assert json_download.value.suggested_filename == clip.stem + ".json"
+    assert record["label"] == label and record["source"] == clip.name and "spectrogram_png" not in record
+    with page.expect_download() as csv_download:
+        page.click("#download-csv")
+    rows = list(csv.DictReader(Path(csv_download.value.path()).read_text().splitlines()))
+    assert [(r["row"], r["label"]) for r in rows] == [("file", label)]
+
+
+def test_the_page_has_a_player_and_download_links(server_url):
+    import httpx
+
+    html = httpx.get(server_url + "/").text
+    assert '<audio id="player" controls' in html
+    assert 'id="download-json"' in html and 'id="download-csv"' in html
