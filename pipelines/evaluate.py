@@ -40,7 +40,7 @@ def speaker_overlap(y_true: np.ndarray, probabilities: np.ndarray, speakers: lis
 @dataclass
 class EvaluateReport:
     model_dir: Path
-    model_name: str  # `ravdess-stack (shipped)`, or the model's path
+    model_name: str  # `ravdess-corpora-stack (shipped)`, or the model's path
     report: dict
     out_dir: Path
     failures: list[tuple[str, str]] = field(default_factory=list)

@@ -54,7 +54,7 @@ def test_a_run_where_every_file_fails_prints_no_table(tmp_path, corpus):
     assert result.exit_code == 1 and result.stdout == ""
     assert result.stderr.splitlines()[0] == "2 file(s) failed:"  # -q: no info line before it
     shown = run("predict", tmp_path / "notes.wav", tmp_path / "notes.wav")
-    assert "model: ravdess-stack (shipped)" in shown.stderr and "long recordings" not in shown.stderr
+    assert "model: ravdess-corpora-stack (shipped)" in shown.stderr and "long recordings" not in shown.stderr
 
 
 def test_serve_on_a_port_in_use_says_so_in_one_line(monkeypatch):
