@@ -101,7 +101,7 @@ def train(images_dirs, head: str = "stack", out_dir: Path | None = None,
     seconds = time.perf_counter() - started
     scores["train_seconds"] = round(seconds, 1)
     info = {"name": out_dir.name, "train_settings": settings.to_dict(), "n_clips": int(len(data.labels)),
-            "speakers": sorted(set(data.speakers)), "corpora": _corpus_summary(data), "cv": scores["overall"][final],
+            "speakers": sorted(set(data.speakers)), "corpora": _corpus_summary(data), "home_corpus": str(data.corpora[0]), "cv": scores["overall"][final],
             "members": kept, "trained_members": members,
             **({"stack_weights": stack_weights, "stack_temperature": temperature} if stack_weights else {})}
     rendering = _slim_settings(data.settings, kept)

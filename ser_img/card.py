@@ -56,7 +56,7 @@ def data_lines(speakers: list[str], n_clips: int, synthetic: bool, corpora: dict
         lines = [f"- {n_clips} clips from {len(speakers)} speakers of {len(corpora)} corpora; all are for research "
                  "and non-commercial use, so the weights derived from them are too."]
         for folder, about in corpora.items():
-            name, terms = CORPORA.get(folder, (f"`{folder}`", None))
+            name, terms = _corpus(folder)
             lines.append(f"- {name}: {about['clips']} clips, {_speakers(about['speakers'])}, classes "
                          f"{', '.join(about['classes'])}; {terms or UNKNOWN_LICENCE}.")
         return lines
@@ -77,12 +77,22 @@ def data_lines(speakers: list[str], n_clips: int, synthetic: bool, corpora: dict
     return lines
 
 
+def _corpus(folder: str) -> tuple[str, str | None]:
+    """(name, terms) of an image folder's corpus; "X-tel" holds X's clips through a telephone channel."""
+    base = folder[:-4] if folder.endswith("-tel") else folder
+    if base not in CORPORA:
+        return f"`{folder}`", None
+    name, terms = CORPORA[base]
+    return (f"{name}, telephone-band copies (`render --channel telephone`)" if base != folder else name), terms
+
+
 def weights_licence(speakers: list[str], card_text: str | None, trained_on=None) -> str:
     """What a user may do with the weights, in one line: the training data's licences."""
     if card_text and "SYNTHETIC audio" in card_text:
         return "trained on synthetic audio only (no corpus licence applies)"
     several = trained_on and len(trained_on) > 1  # one folder: its name says nothing; the speaker ids do
     corpora = sorted(trained_on) if several else sorted({s.split("-", 1)[0] for s in speakers})
+    corpora = sorted({c[:-4] if c.endswith("-tel") and c[:-4] in CORPORA else c for c in corpora})
     parts = [f"{SHORT_LICENCES[c]} ({CORPORA[c][0]})" if c in SHORT_LICENCES else
              f"licence unknown ({CORPORA[c][0] if c in CORPORA else 'other data'})" for c in corpora]
     return "weights derived from data under " + ", ".join(dict.fromkeys(parts))
@@ -90,6 +100,14 @@ def weights_licence(speakers: list[str], card_text: str | None, trained_on=None)
 
 def _speakers(count: int) -> str:
     return f"{count} speaker{'s' * (count != 1)}"
+
+
+def _encoder_origin() -> dict:
+    import json
+
+    from .encoder import WEIGHTS
+
+    return json.loads((WEIGHTS.parent / "ORIGIN.json").read_text(encoding="utf-8"))
 
 
 def _architecture(head: str, info: dict) -> str:
@@ -103,8 +121,10 @@ def _architecture(head: str, info: dict) -> str:
     if rendering.get("functionals"):
         sources.append(f"openSMILE's {rendering['functionals']} functionals")
     if rendering.get("encoder_layer"):
-        sources.append(f"a pretrained voice encoder's vector (resemblyzer 0.1.4's GE2E speaker encoder, "
-                       f"Apache-2.0: mean and standard deviation over time of its LSTM layer "
+        sources.append(f"a pretrained voice encoder's vector (the GE2E speaker encoder that the PyPI package "
+                       f"resemblyzer 0.1.4 ships, Apache-2.0, trained by its authors; wheel sha256 "
+                       f"{_encoder_origin()['wheel_sha256'][:16]}..., converted to NumPy arrays by ser-img's "
+                       f"tools/convert_resemblyzer.py: mean and standard deviation over time of its LSTM layer "
                        f"{rendering['encoder_layer']}'s frame outputs)")
     text = ("Audio is mixed to mono, resampled, trimmed of leading and trailing silence once and rendered to a "
             "log-mel RGB image (settings in model.json); from the same trimmed signal come "
@@ -118,9 +138,13 @@ def _architecture(head: str, info: dict) -> str:
     text += "Members: " + "; ".join("`cnn`: the CNNs' own softmax" if m == CNN else f"`{m}`: {REGISTRY[m].about}"
                                     for m in members) + ". "
     if len(info.get("corpora") or {}) > 1:
-        text += (f"Several corpora are trained on: within each corpus every class weighs the same, and each corpus "
-                 f"weighs {train.get('corpus_weighting', 'clips')} (`corpus_weighting`); each clip is evidence only "
-                 "about the classes its corpus has (the logistic regressions' softmax runs over those alone). ")
+        weighs = {"clips": "its clip count", "equal": "the same", "sqrt": "the square root of its clip count"}
+        home = info.get("home_corpus", "the first image folder given")
+        text += (f"Several corpora are trained on: within each corpus every class weighs the same, each corpus "
+                 f"weighs {weighs.get(train.get('corpus_weighting'), '?')} (`corpus_weighting`) and the home corpus "
+                 f"({home}) {train.get('home_share', 0):.0%} of the whole (`home_share`); each clip is evidence only "
+                 "about the classes its corpus has (the logistic regressions' softmax runs over those alone). "
+                 + (f"The CNNs learn from {home} alone (`cnn_corpora`). " if train.get("cnn_corpora") == "home" else ""))
     if head == "stack":
         several = len(info.get("corpora") or {}) > 1
         text += ("The stack is a weighted geometric mean of the members (integer weights chosen on out-of-fold "
@@ -185,6 +209,10 @@ def model_card(info: dict, scores: dict, member_names: list[str], sources: list[
     else:
         lines.append("- Expect lower accuracy on speech unlike the training data (other speakers, recording "
                      "conditions, languages or speaking styles).")
+    if len(info.get("corpora") or {}) > 1:
+        lines.append("- The per-corpus figures are for new speakers of corpora it learned from. On a corpus none of "
+                     "its training data comes from (another language, studio or channel), expect much less: "
+                     "leave-one-corpus-out estimates are in ser-img's docs/results.md.")
     lines += [
         "- Cross-validated figures are estimates for new speakers of the same data; a blind test "
         "on other speakers is expected to come out a little lower, other corpora lower still.",
