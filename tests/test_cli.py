@@ -150,7 +150,8 @@ def test_predict_gives_a_timeline_for_long_audio_as_csv_and_json(workdir, corpus
     as_csv = run("predict", short, long, "--window", "2", "--hop", "1", "--csv")
     assert as_csv.exit_code == 0, as_csv.output
     rows = list(csv.DictReader(as_csv.stdout.splitlines()))
-    assert list(rows[0]) == ["source", "row", "start", "end", "label", *EMOTIONS, "error"]
+    assert list(rows[0]) == ["source", "row", "start", "end", "label", *EMOTIONS, "outcome", "speech_s", "warnings",
+                             "error"]
     long_rows = [r for r in rows if r["source"] == str(long.resolve()) and r["row"] == "segment"]
     assert len([r for r in rows if r["source"] == str(short.resolve())]) == 1 and len(long_rows) > 3
     assert [float(r["start"]) for r in long_rows] == sorted(float(r["start"]) for r in long_rows)

@@ -174,7 +174,8 @@ def test_parquet_parts_are_committed_whole_and_paths_never_doubled(tmp_path):
 
     def rows(*paths):
         return [{"path": p, "label": "sad", **{e: 0.125 for e in EMOTIONS}, "duration_s": 1.0,
-                 "model_name": "m", "model_version": "1", "error": None} for p in paths]
+                 "model_name": "m", "model_version": "1", "error": None, "outcome": "emotion", "speech_s": 1.0,
+                 "warnings": None} for p in paths]
 
     def segment(path):
         return {"path": path, "start": 0.0, "end": 3.0, "label": "sad", **{e: 0.125 for e in EMOTIONS}}

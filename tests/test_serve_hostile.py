@@ -121,7 +121,13 @@ def _wait_until(condition, seconds: float = 10.0) -> None:
 
 
 def _long_upload() -> bytes:
-    return encode(tone(200.0, 8000, amplitude=0.2), 8000)  # 200 windows of the tiny model: 7 passes
+    """200 s of synthetic speech at 8 kHz: 200 windows of the tiny model, 7 passes."""
+    from ser_img.audio import to_rate
+    from ser_img.synth import synth_clip
+
+    clip = synth_clip("angry", 2, 1, 1, np.random.default_rng(3), 16000)
+    speech = np.concatenate([clip, np.zeros(len(clip) // 4, np.float32)])
+    return encode(to_rate(np.resize(speech, 200 * 16000), 16000, 8000), 8000)
 
 
 def test_a_timed_out_job_stops_instead_of_running_to_its_end(recognizer, tmp_path, monkeypatch):

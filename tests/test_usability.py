@@ -116,7 +116,7 @@ def test_evaluation_lists_every_clip_and_names_the_model(recognizer, corpus, tmp
     assert report["model"] == recognizer.model_info and set(report["model"]) == {"name", "version"}
     assert len(report["clips"]) == report["n"] == 16
     clip = report["clips"][0]
-    assert set(clip) == {"source", "true", "predicted", "correct", "probabilities"}
+    assert set(clip) == {"source", "speaker", "true", "predicted", "correct", "probabilities", "warnings"}
     assert sum(c["correct"] for c in report["clips"]) == round(report["accuracy"] * 16)
     assert result.unlabelled == 0
 
