@@ -110,8 +110,8 @@ def warnings_for(quality: Quality, source_rate: int | None = None) -> list[str]:
         found.append(f"little speech ({quality.speech_s:.1f} s): with under {LITTLE_SPEECH_S:g} s of speech the "
                      "model is right a fifth to a half of the time")
     if (source_rate is not None and source_rate < 16000) or quality.high_band_db < NARROWBAND_DB:
-        found.append("narrowband audio (nothing above 4 kHz, like a telephone line): the model was measured "
-                     "on full-band speech")
+        found.append("narrowband audio (nothing above 4 kHz, like a telephone line): expect lower accuracy "
+                     "than on full-band speech")
     if quality.clipped_fraction >= CLIPPED_FRACTION:
         found.append(f"clipped audio ({quality.clipped_fraction:.1%} of the samples at full scale)")
     if quality.loudest_dbfs < QUIET_DBFS:

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import warnings
 
@@ -76,7 +77,10 @@ def test_model_records_its_render_settings_and_metrics(stack_model, images):
     from ser_img.manifest import read_settings
 
     model = load_model(stack_model)
-    assert model.render_settings == read_settings(images)
+    rendered, kept = read_settings(images), json.loads((stack_model / "model.json").read_text())["members"]
+    # The same settings, less the extractors no saved member reads (prediction skips them).
+    assert model.render_settings.encoder_layer == (rendered.encoder_layer if {"mlp", "enc"} & set(kept) else 0)
+    assert dataclasses.replace(model.render_settings, encoder_layer=rendered.encoder_layer) == rendered
     metrics = json.loads((stack_model / "metrics.json").read_text())
     assert metrics["final"] == "stack" and len(metrics["folds"]) == 3
     assert (stack_model / "confusion.png").stat().st_size > 0
@@ -84,7 +88,9 @@ def test_model_records_its_render_settings_and_metrics(stack_model, images):
 
 def test_out_of_fold_probabilities_are_kept_and_grouped_by_speaker(stack_model):
     oof = np.load(stack_model / "oof.npz", allow_pickle=False)
-    for name in ("cnn", "mlp", "xgb", "lgbm", "stack"):
+    trained = json.loads((stack_model / "model.json").read_text())["trained_members"]
+    assert trained == ["cnn", "mlp", "desc", "enc"]  # TrainSettings.members: every one measured, weight or not
+    for name in (*trained, "stack"):
         assert oof[name].shape == (48, 8) and np.allclose(oof[name].sum(axis=1), 1.0)
     folds_of_speaker = {}
     for speaker, fold in zip(oof["speakers"], oof["fold"]):
@@ -101,9 +107,9 @@ def _copy(model_dir, tmp_path):
 
 def test_altered_model_is_refused(stack_model, tmp_path):
     copy = _copy(stack_model, tmp_path)
-    with open(copy / "lgbm_0_0.txt.gz", "ab") as handle:
+    with open(copy / "stacker.npz", "ab") as handle:
         handle.write(b"\n")
-    with pytest.raises(ModelError, match="lgbm_0_0.txt.gz does not match its checksum"):
+    with pytest.raises(ModelError, match="stacker.npz does not match its checksum"):
         load_model(copy)
 
 
