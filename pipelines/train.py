@@ -75,8 +75,9 @@ def train(images_dirs, head: str = "stack", out_dir: Path | None = None,
     data = load_corpora(images_dirs, with_images=_needs_cnn(head, settings))
     check_speakers(data.speakers, head)
     folds = speaker_folds(data.speakers, settings.max_folds, data.corpora)
-    log.info("training on %d clips from %d speakers of %d corpora in %d speaker-grouped folds%s", len(data.labels),
-             len(set(data.speakers)), len(set(data.corpora)), len(folds),
+    corpora = len(set(data.corpora))
+    log.info("training on %d clips from %d speakers%s in %d speaker-grouped folds%s", len(data.labels),
+             len(set(data.speakers)), f" of {corpora} corpora" if corpora > 1 else "", len(folds),
              f" ({data.unlabelled} unlabelled clips left out)" if data.unlabelled else "")
 
     members = members_for(head, feature_blocks(data.settings), settings.members)
