@@ -34,7 +34,6 @@ from pipelines.train import class_masks, corpus_weights  # noqa: E402
 from ser_img.metrics import summary  # noqa: E402
 
 CORPORA = ("ravdess", "nemo", "ased", "emovo", "spanish", "korean")
-C = {"enc": 0.01, "smile": 0.003, "desc": 0.01}
 
 
 def load(root: Path):
@@ -58,7 +57,7 @@ def fit_predict(member, train: dict, test_X: np.ndarray, design: dict) -> np.nda
     if member == "mlp":  # the MLP head without its CNN: on the encoder vector and the descriptors
         model = MlpHead(**REGISTRY["mlp"].params).fit(X, y, weights)
     else:
-        model = LogisticHead(C=design.get("C", {}).get(member, C[member])).fit(X, y, weights, masks)
+        model = LogisticHead(C=design.get("C", {}).get(member, REGISTRY[member].params["C"])).fit(X, y, weights, masks)
     return model.predict_proba(_inputs(test_X, member))
 
 

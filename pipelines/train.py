@@ -36,7 +36,7 @@ from ser_img.folds import check_speakers, speaker_folds
 from ser_img.features import feature_blocks
 from ser_img.heads import N_CLASSES, DenseHead, balanced_weights, stack_features, weighted_vote
 from ser_img.lite import LiteCnn
-from ser_img.members import CNN, HEADS, MEMBER_ORDER, REGISTRY, members_for
+from ser_img.members import CNN, HEADS, MEMBER_ORDER, REGISTRY, members_for, needs_cnn
 from ser_img.metrics import fit_temperature
 from ser_img.model import EmotionModel, FoldModel, save_model
 from ser_img.labels import EMOTIONS
@@ -72,7 +72,7 @@ def train(images_dirs, head: str = "stack", out_dir: Path | None = None,
     if out_dir.exists() and not force:
         raise UsageError(f"{out_dir}: already exists (choose another --out or pass --force)")
     started = time.perf_counter()
-    data = load_corpora(images_dirs, with_images=_needs_cnn(head, settings))
+    data = load_corpora(images_dirs, with_images=needs_cnn(settings.members if head == "stack" else (head,)))
     check_speakers(data.speakers, head)
     folds = speaker_folds(data.speakers, settings.max_folds, data.corpora)
     corpora = len(set(data.corpora))
@@ -124,11 +124,6 @@ def _slim_settings(settings, kept: list[str]):
     reads = {block for name in kept if name != CNN for block in REGISTRY[name].reads}
     return dataclasses.replace(settings, functionals=settings.functionals if "smile" in reads else "",
                                encoder_layer=settings.encoder_layer if "enc" in reads else 0)
-
-
-def _needs_cnn(head: str, settings: TrainSettings) -> bool:
-    names = settings.members if head == "stack" else (head,)
-    return any(n == CNN or REGISTRY[n].with_cnn for n in names)
 
 
 def _corpus_summary(data: LabelledImages) -> dict:
@@ -248,7 +243,7 @@ def _weighted_only(fold_models: list[FoldModel], stack_weights: dict) -> tuple[l
     """The fold models without the members the stack gives weight 0 (they are not shipped),
     and without CNNs when neither the CNN nor a head on it has weight."""
     kept = [name for name, weight in stack_weights.items() if weight > 0]
-    keep_cnns = any(n == CNN or REGISTRY[n].with_cnn for n in kept)
+    keep_cnns = needs_cnn(kept)
     slim = [FoldModel(cnns=fold.cnns if keep_cnns else [],
                       heads=[{n: h for n, h in heads.items() if n in kept} for heads in fold.heads] if keep_cnns else [],
                       plain={n: m for n, m in fold.plain.items() if n in kept}) for fold in fold_models]

@@ -111,7 +111,7 @@ def _encoder_origin() -> dict:
 
 
 def _architecture(head: str, info: dict) -> str:
-    from .members import CNN, REGISTRY
+    from .members import CNN, REGISTRY, needs_cnn
 
     cnn, train = info["train_settings"]["cnn"], info["train_settings"]
     rendering = info.get("render_settings", {})
@@ -129,7 +129,7 @@ def _architecture(head: str, info: dict) -> str:
     text = ("Audio is mixed to mono, resampled, trimmed of leading and trailing silence once and rendered to a "
             "log-mel RGB image (settings in model.json); from the same trimmed signal come "
             + ", ".join(sources) + ". ")
-    if CNN in members or any(m != CNN and REGISTRY[m].with_cnn for m in members):
+    if needs_cnn(members):
         text += (f"Per speaker-grouped fold, the training speakers are split into {train['cnns_per_fold']} parts; "
                  f"for each part a CNN (channels {tuple(cnn['channels'])}, {cnn['embedding_size']}-d embedding, "
                  f"{cnn['epochs']} epochs) learns from the other parts, and the heads on its embeddings learn "

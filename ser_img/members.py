@@ -71,10 +71,14 @@ MEMBER_ORDER = (CNN, *REGISTRY, "stack")
 HEADS = (CNN, *REGISTRY, "stack")  # what `ser-img train --head` may choose
 
 
+def needs_cnn(names) -> bool:
+    """Whether members `names` need CNNs: "cnn" itself, or a head on its embeddings."""
+    return any(name == CNN or REGISTRY[name].with_cnn for name in names)
+
+
 def members_for(head: str, blocks: dict, chosen: tuple[str, ...]) -> list[str]:
     """The members a model of `head` trains, CNN first when any needs it: "stack" trains the
     `chosen` ones (TrainSettings.members) that the render settings allow; any other head
     is that member alone (with the CNN it reads)."""
     names = [n for n in chosen if n == CNN or REGISTRY[n].usable(blocks)] if head == "stack" else [head]
-    needs_cnn = CNN in names or any(REGISTRY[n].with_cnn for n in names if n != CNN)
-    return ([CNN] if needs_cnn else []) + [n for n in names if n != CNN]
+    return ([CNN] if needs_cnn(names) else []) + [n for n in names if n != CNN]

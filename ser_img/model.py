@@ -32,7 +32,7 @@ from .features import active_extractors, feature_blocks, render_inputs
 from .heads import DenseHead, stack_features
 from .labels import EMOTIONS
 from .lite import LiteCnn
-from .members import CNN, HEADS, REGISTRY
+from .members import CNN, HEADS, REGISTRY, needs_cnn
 from .spectrogram import RenderSettings
 
 FORMAT_VERSION = 4  # 4: member registry, voice-encoder member, optional CNNs, several corpora
@@ -50,9 +50,9 @@ class FoldModel:
     plain: dict = field(default_factory=dict)  # members with no CNN in them, by name
 
     def member_probabilities(self, images: np.ndarray, features: np.ndarray, blocks: dict,
-                             members: list[str], skip: frozenset) -> dict[str, np.ndarray]:
+                             members: list[str]) -> dict[str, np.ndarray]:
         """Probabilities of each member (in `members` order, "cnn" included when the model
-        has CNNs); skipped ones are uniform."""
+        has CNNs)."""
         n = len(features)
         totals = {name: np.zeros((n, len(EMOTIONS))) for name in members}
         for cnn, heads in zip(self.cnns, self.heads):
@@ -60,13 +60,9 @@ class FoldModel:
             if CNN in totals:
                 totals[CNN] += probs / len(self.cnns)
             for name, head in heads.items():
-                if name not in skip:
-                    totals[name] += head.predict_proba(REGISTRY[name].inputs(embeddings, features, blocks)) / len(self.cnns)
+                totals[name] += head.predict_proba(REGISTRY[name].inputs(embeddings, features, blocks)) / len(self.cnns)
         for name, member in self.plain.items():
-            if name not in skip:
-                totals[name] = member.predict_proba(REGISTRY[name].inputs(None, features, blocks))
-        for name in skip & set(totals):
-            totals[name][:] = 1.0 / len(EMOTIONS)
+            totals[name] = member.predict_proba(REGISTRY[name].inputs(None, features, blocks))
         return totals
 
 
@@ -83,17 +79,14 @@ class EmotionModel:
         """Every member the model holds, "cnn" first when it has CNNs: the stack's input order."""
         return list(self.info.get("members", [CNN]))
 
-    def member_probabilities(self, images: np.ndarray, features: np.ndarray,
-                             skip: frozenset = frozenset()) -> dict[str, np.ndarray]:
-        """Class probabilities of the CNN, each member and the stack, averaged over the folds.
-
-        The stack combines each fold's own members; members in `skip` are not run (they
-        stand in as uniform probabilities: for the stack, weight 0 anyway).
-        """
+    def member_probabilities(self, images: np.ndarray, features: np.ndarray) -> dict[str, np.ndarray]:
+        """Class probabilities of each member the model holds and the stack, averaged over the
+        folds. The stack combines each fold's own members (a model holds only those the
+        stack weighs: training leaves out the rest)."""
         blocks = feature_blocks(self.render_settings)
         totals: dict[str, np.ndarray] = {}
         for fold in self.folds:
-            members = fold.member_probabilities(images, features, blocks, self.members, skip)
+            members = fold.member_probabilities(images, features, blocks, self.members)
             if self.stacker is not None:
                 members["stack"] = self.stacker.predict_proba(stack_features(list(members.values())))
             for name, probs in members.items():
@@ -101,13 +94,8 @@ class EmotionModel:
         return totals
 
     def predict_proba(self, images: np.ndarray, features: np.ndarray) -> np.ndarray:
-        members = self.member_probabilities(images, features, self._unweighted_members())
+        members = self.member_probabilities(images, features)
         return members["stack" if self.head == "stack" else self.head]
-
-    def _unweighted_members(self) -> frozenset:
-        """Members the stack gives weight 0: no need to run them."""
-        weights = self.info.get("stack_weights", {})
-        return frozenset(name for name, weight in weights.items() if weight == 0 and name != "cnn")
 
     def predict_signals(self, signals: list[np.ndarray]) -> np.ndarray:
         """Probabilities (n, 8) for mono float32 clips at `render_settings.sample_rate`.
@@ -276,7 +264,7 @@ def load_model(model_dir: Path, cnn_threads: int | None = None) -> EmotionModel:
     folds = range(description.get("n_folds", 0))
     embedding = [m for m in members if m != CNN and REGISTRY[m].with_cnn]
     plain = [m for m in members if m != CNN and not REGISTRY[m].with_cnn]
-    parts = range(description.get("cnns_per_fold", 0) if CNN in members or embedding else 0)
+    parts = range(description.get("cnns_per_fold", 0) if needs_cnn(members) else 0)
     required = [member_file(n, k, p) for k in folds for p in parts for n in [CNN, *embedding]]
     required += [member_file(n, k) for k in folds for n in plain] + ([STACKER_FILE] if head == "stack" else [])
     unchecked = sorted(set(required) - set(description["files"]))
