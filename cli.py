@@ -134,6 +134,23 @@ def _log_options(command):
                         help="Log more detail (as before the command).")(command)
 
 
+class _SpeakersType(click.ParamType):
+    """auto, channels, or a number of speakers from 1 up: anything else is a usage error."""
+
+    name = "auto|N|channels"
+
+    def convert(self, value, param, ctx):
+        from ser_img.errors import UsageError
+        from ser_img.speakers import parse_speakers
+
+        try:
+            return parse_speakers(value)
+        except UsageError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+SPEAKERS = _SpeakersType()
+
 _scheduler_option = click.option(
     "--scheduler", default=None, metavar="ADDRESS",
     help="Run on a Dask cluster: tcp://HOST:8786 (a running 'dask scheduler'), or local[:N] to start "
@@ -384,13 +401,20 @@ def _evaluation_table(report: dict) -> str:
               help="Processes decoding short files.")
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None,
               help="Write a Parquet dataset (folder) instead of printing; a rerun scores only files without a row.")
+@click.option("--speakers", type=SPEAKERS, default=None, metavar="auto|N|channels",
+              help="Who felt what: find the speakers by voice (auto, or exactly N), or take a stereo "
+                   "recording's two channels as two parties; every segment then names its speaker, and "
+                   "each speaker gets an overall emotion and speaking time.")
+@click.option("--segmenter", type=click.Choice(["silero", "energy"]), default="silero", show_default=True,
+              help="What finds the speech in long recordings and conversations: the voice detector (music, "
+                   "hum and noise are not speech) or a level gate (anything above -50 dBFS is).")
 @_scheduler_option
 @click.option("--files-per-task", type=click.IntRange(1), default=None,
               help="Files per batch on a worker and per Parquet part [64 with --scheduler, else 256].")
 @_log_options
 @_errors_for_people
 def predict(sources, model_dir, window_s, hop_s, as_json, as_jsonl, as_csv, explain, explain_dir, workers, out,
-            scheduler, files_per_task):
+            speakers, segmenter, scheduler, files_per_task):
     """Predict the emotion of audio files or folders (`-` reads audio from standard input).
 
     Recordings longer than twice the window are scored window by window, skipping
@@ -406,6 +430,8 @@ def predict(sources, model_dir, window_s, hop_s, as_json, as_jsonl, as_csv, expl
       ser-img predict recordings/ --json --explain > answers.json
       ser-img predict archive/ --jsonl > answers.jsonl
       curl -s https://host/talk.wav | ser-img predict -
+      ser-img predict call.wav --speakers auto      # who felt what, and when
+      ser-img predict call-stereo.wav --speakers channels
     """
     from pipelines.predict import predict_files, write_explanations
 
@@ -414,19 +440,21 @@ def predict(sources, model_dir, window_s, hop_s, as_json, as_jsonl, as_csv, expl
     if out is not None:
         if as_json or as_jsonl or as_csv or explain:
             raise click.UsageError("--out writes Parquet: leave out --json, --jsonl, --csv and --explain")
-        return _predict_to_parquet(sources, out, model_dir, scheduler, window_s, hop_s, files_per_task)
+        return _predict_to_parquet(sources, out, model_dir, scheduler, window_s, hop_s, files_per_task, speakers,
+                                   segmenter)
     if as_jsonl and not scheduler:
-        return _predict_json_lines(sources, model_dir, window_s, hop_s, workers, explain)
+        return _predict_json_lines(sources, model_dir, window_s, hop_s, workers, explain, speakers, segmenter)
     if scheduler:
         if explain:
             raise click.UsageError("--explain runs on this machine: leave out --scheduler")
         from pipelines.cluster import FILES_PER_TASK, predict_on_cluster
 
         report = predict_on_cluster(list(sources), scheduler, model_dir, window_s=window_s, hop_s=hop_s,
-                                    files_per_task=files_per_task or FILES_PER_TASK, progress=_progress)
+                                    files_per_task=files_per_task or FILES_PER_TASK, progress=_progress,
+                                    speakers=speakers, segmenter=segmenter)
     else:
         report = predict_files(list(sources), model_dir, window_s=window_s, hop_s=hop_s, workers=workers,
-                               progress=_progress, explain=explain)
+                               progress=_progress, explain=explain, speakers=speakers, segmenter=segmenter)
     log.info("model: %s", report.model_name)
     _warn_about_inputs(report.predictions)
     if as_json:
@@ -435,7 +463,7 @@ def predict(sources, model_dir, window_s, hop_s, as_json, as_jsonl, as_csv, expl
         for record in report.records():
             click.echo(json.dumps(record))
     elif as_csv:
-        click.echo(_timeline_csv(report.answers), nl=False)
+        click.echo(_timeline_csv(report.answers, speakers is not None), nl=False)
     elif report.predictions:
         click.echo(_prediction_table(report.predictions))
         if explain:
@@ -445,11 +473,12 @@ def predict(sources, model_dir, window_s, hop_s, as_json, as_jsonl, as_csv, expl
     _finish(report.failures)
 
 
-def _predict_to_parquet(sources, out, model_dir, scheduler, window_s, hop_s, files_per_task):
+def _predict_to_parquet(sources, out, model_dir, scheduler, window_s, hop_s, files_per_task, speakers, segmenter):
     from pipelines.cluster import predict_to_parquet
 
     report = predict_to_parquet(list(sources), out, model_dir, scheduler, window_s=window_s, hop_s=hop_s,
-                                files_per_task=files_per_task, progress=_progress)
+                                files_per_task=files_per_task, progress=_progress, speakers=speakers,
+                                segmenter=segmenter)
     from ser_img.recognizer import describe_model_dir
 
     log.info("model: %s", describe_model_dir(report.model_dir))
@@ -458,12 +487,13 @@ def _predict_to_parquet(sources, out, model_dir, scheduler, window_s, hop_s, fil
     _finish(report.failures)
 
 
-def _predict_json_lines(sources, model_dir, window_s, hop_s, workers, explain):
+def _predict_json_lines(sources, model_dir, window_s, hop_s, workers, explain, speakers, segmenter):
     """One record per line, each file's printed as soon as its batch is done, in the order given."""
     from pipelines.predict import iter_answers, open_recognizer
     from ser_img.recognizer import describe_model_dir, failure_record
 
-    paths, recognizer = open_recognizer(list(sources), model_dir, window_s=window_s, hop_s=hop_s, workers=workers)
+    paths, recognizer = open_recognizer(list(sources), model_dir, window_s=window_s, hop_s=hop_s, workers=workers,
+                                        speakers=speakers, segmenter=segmenter)
     log.info("model: %s", describe_model_dir(recognizer.model_dir))
     failures = []
     for source, answer in iter_answers(recognizer, paths, explain=explain):
@@ -499,26 +529,33 @@ def _outcome_text(p) -> str:
     return f"{p.outcome} ({p.speech_s:.1f} s of speech)" if p.outcome == "too short" else p.outcome
 
 
-def _timeline_csv(answers) -> str:
-    """A 'file' row per file in order (its overall answer, or its error), then its segments' rows."""
+def _timeline_csv(answers, with_speakers: bool = False) -> str:
+    """A 'file' row per file in order (its overall answer, or its error), then, with speakers,
+    a 'speaker' row per speaker (their overall answer), then its segments' rows; with speakers
+    a last column names each row's speaker."""
     import csv
     import io
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["source", "row", "start", "end", "label", *EMOTIONS, "outcome", "speech_s", "warnings",
-                     "error"])
+                     "error", *(["speaker"] if with_speakers else [])])
+    tail = [""] if with_speakers else []
     for source, p in answers:
         if isinstance(p, str):
-            writer.writerow([source, "file", "", "", "", *[""] * len(EMOTIONS), "error", "", "", p])
+            writer.writerow([source, "file", "", "", "", *[""] * len(EMOTIONS), "error", "", "", p, *tail])
             continue
         probabilities = [f"{x:.6f}" for x in p.probabilities] if p.judged else [""] * len(EMOTIONS)
         speech = "" if p.speech_s is None else f"{p.speech_s:.3f}"
         writer.writerow([p.source, "file", "0.000", f"{p.duration_s:.3f}", p.label or "", *probabilities,
-                         p.outcome, speech, "; ".join(p.warnings), ""])
+                         p.outcome, speech, "; ".join(p.warnings), "", *tail])
+        for who in (p.speakers or []) if with_speakers else []:
+            writer.writerow([p.source, "speaker", "", "", who.label, *(f"{x:.6f}" for x in who.probabilities),
+                             "emotion", f"{who.speech_s:.3f}", "", "", who.speaker])
         for s in p.timeline if p.is_timeline else []:
             writer.writerow([p.source, "segment", f"{s.start:.3f}", f"{s.end:.3f}", s.label,
-                             *(f"{x:.6f}" for x in s.probabilities), "emotion", "", "", ""])
+                             *(f"{x:.6f}" for x in s.probabilities), "emotion", "", "", "",
+                             *([s.speaker or ""] if with_speakers else [])])
     return out.getvalue()
 
 
@@ -536,8 +573,11 @@ def _prediction_table(predictions) -> str:
                                if share > 0)
             lines.append(f"  {p.duration_s:.1f} s, {len(p.timeline)} segments, {p.silent_s:.1f} s silence "
                          f"skipped; time per emotion: {shares}")
-            lines += [f"  {s.start:>9.2f}-{s.end:<9.2f}{s.label:<11}" +
-                      "".join(f"{x:>8.3f}" for x in s.probabilities) for s in p.timeline]
+            for who in p.speakers or []:
+                lines.append(f"  {who.speaker:<8}{who.label:<11}" + "".join(f"{x:>8.3f}" for x in who.probabilities)
+                             + f"  {who.speech_s:.1f} s ({who.share:.0%}), {who.turns} turn{'s' * (who.turns != 1)}")
+            lines += [f"  {s.start:>9.2f}-{s.end:<9.2f}{(s.speaker or '') + ' ' if p.speakers is not None else ''}"
+                      f"{s.label:<11}" + "".join(f"{x:>8.3f}" for x in s.probabilities) for s in p.timeline]
     return "\n".join(lines)
 
 

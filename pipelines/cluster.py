@@ -28,7 +28,7 @@ from ser_img.errors import ClusterError, SerImgError, UsageError
 from ser_img.files import find_audio
 from ser_img.model import MANIFEST_FILE, EmotionModel, load_model, read_description
 from ser_img.recognizer import FILE_BATCH, EmotionRecognizer, model_info, resolve_model_dir
-from ser_img.results import ParquetResults, failure_row, file_row, segment_rows
+from ser_img.results import ParquetResults, failure_row, file_row, segment_rows, speaker_rows
 from ser_img.spectrogram import RenderSettings
 
 from . import Progress, no_progress
@@ -81,11 +81,12 @@ def worker_model(bundle: ModelBundle) -> tuple[EmotionModel, Path]:
 
 
 def score_batch(bundle: ModelBundle, paths: list[str], window_s: float | None,
-                hop_s: float | None) -> PredictReport:
+                hop_s: float | None, speakers: str | int | None = None, segmenter: str = "silero") -> PredictReport:
     """One task: a batch scored on a worker. A bad file is a failure in the report, never an
     exception, so Dask never sees a failed task for it."""
     model, folder = worker_model(bundle)
-    recognizer = EmotionRecognizer(model, folder, window_s=window_s, hop_s=hop_s, workers=1)
+    recognizer = EmotionRecognizer(model, folder, window_s=window_s, hop_s=hop_s, workers=1, speakers=speakers,
+                                   segmenter=segmenter)
     try:
         return recognize_paths(recognizer, list(map(Path, paths)))
     except Exception:  # noqa: BLE001 - something unforeseen in one file: find it file by file
@@ -292,18 +293,21 @@ def _gather(client, futures) -> Iterator:
 
 
 def _scored_batches(client, model_dir: Path, paths: list[Path], window_s, hop_s,
-                    files_per_task: int) -> Iterator[PredictReport]:
+                    files_per_task: int, speakers: str | int | None = None,
+                    segmenter: str = "silero") -> Iterator[PredictReport]:
     """PredictReports of batches of `paths`, as they finish: on the cluster, else on this machine."""
     batches = [paths[i : i + files_per_task] for i in range(0, len(paths), files_per_task)]
     if client is None:
-        recognizer = EmotionRecognizer(load_model(model_dir), model_dir, window_s=window_s, hop_s=hop_s)
+        recognizer = EmotionRecognizer(load_model(model_dir), model_dir, window_s=window_s, hop_s=hop_s,
+                                       speakers=speakers, segmenter=segmenter)
         for batch in batches:
             yield recognize_paths(recognizer, batch)
         return
     readable = [Path(paths[0]).parent] if paths else []
     despite_lost_workers(client, lambda: check_workers(client, readable=readable), "checking the workers")
     bundle = broadcast(client, bundle_model(model_dir))
-    futures = [client.submit(score_batch, bundle, [str(p) for p in batch], window_s, hop_s, pure=False)
+    futures = [client.submit(score_batch, bundle, [str(p) for p in batch], window_s, hop_s, speakers, segmenter,
+                             pure=False)
                for batch in batches]
     yield from _gather(client, futures)
 
@@ -326,13 +330,14 @@ def _audio_paths(sources: list[Path]) -> list[Path]:
 
 def predict_on_cluster(sources: list[Path], scheduler: str, model_dir: Path | None = None,
                        window_s: float | None = None, hop_s: float | None = None,
-                       files_per_task: int = FILES_PER_TASK, progress: Progress = no_progress) -> PredictReport:
+                       files_per_task: int = FILES_PER_TASK, progress: Progress = no_progress,
+                       speakers: str | int | None = None, segmenter: str = "silero") -> PredictReport:
     """`predict_files` with the scoring done by the cluster's workers; the same report."""
     paths = _audio_paths(sources)
     model_dir = resolve_model_dir(model_dir)
     results: dict[Path, object] = {}
     with connect(scheduler) as client:
-        batches = _scored_batches(client, model_dir, paths, window_s, hop_s, files_per_task)
+        batches = _scored_batches(client, model_dir, paths, window_s, hop_s, files_per_task, speakers, segmenter)
         for _ in progress(_per_file(batches, results), len(paths), f"predicting {len(paths)} files on the cluster"):
             pass
     return assemble_report(model_dir, paths, results)
@@ -360,7 +365,8 @@ class ParquetReport:
 
 def predict_to_parquet(sources: list[Path], out: Path, model_dir: Path | None = None, scheduler: str | None = None,
                        window_s: float | None = None, hop_s: float | None = None,
-                       files_per_task: int | None = None, progress: Progress = no_progress) -> ParquetReport:
+                       files_per_task: int | None = None, progress: Progress = no_progress,
+                       speakers: str | int | None = None, segmenter: str = "silero") -> ParquetReport:
     """Score the files under `sources` that have no row in `out` yet and add their rows there."""
     paths = _audio_paths(sources)
     model_dir = resolve_model_dir(model_dir)
@@ -372,7 +378,7 @@ def predict_to_parquet(sources: list[Path], out: Path, model_dir: Path | None = 
     per_task = files_per_task or (FILES_PER_TASK if scheduler else FILE_BATCH)
     where = " on the cluster" if scheduler else ""
     with _client_or_none(scheduler) as client:
-        batches = _scored_batches(client, model_dir, todo, window_s, hop_s, per_task)
+        batches = _scored_batches(client, model_dir, todo, window_s, hop_s, per_task, speakers, segmenter)
         written = _written(batches, results, report, _model_info(model_dir))
         for _ in progress(written, len(todo), f"predicting {len(todo)} files{where}"):
             pass
@@ -385,7 +391,8 @@ def _written(batches: Iterator[PredictReport], results: ParquetResults, report: 
     for batch in batches:
         files = [file_row(p) for p in batch.predictions]
         files += [failure_row(path, error, model) for path, error in batch.failures]
-        report.scored += results.add(files, [row for p in batch.predictions for row in segment_rows(p)])
+        report.scored += results.add(files, [row for p in batch.predictions for row in segment_rows(p)],
+                                     [row for p in batch.predictions for row in speaker_rows(p)])
         report.failures += batch.failures
         yield from (row["path"] for row in files)
 

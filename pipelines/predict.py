@@ -19,6 +19,8 @@ from ser_img.errors import UsageError
 from ser_img.files import find_audio
 from ser_img.labels import EMOTIONS
 from ser_img.recognizer import EmotionRecognizer, Recognition, describe_model_dir, failure_record
+from ser_img.speakers import parse_speakers
+from ser_img.stream import channel_count
 
 from . import Progress, no_progress
 
@@ -69,11 +71,13 @@ def audio_paths(sources: list[Path]) -> list[Path]:
 
 def predict_files(sources: list[Path], model_dir: Path | None = None, recognizer: EmotionRecognizer | None = None,
                   workers: int | None = None, progress: Progress = no_progress, window_s: float | None = None,
-                  hop_s: float | None = None, image: bool = False, explain: bool = False) -> PredictReport:
-    """Predict every audio file under `sources`; unreadable files are listed, not fatal."""
+                  hop_s: float | None = None, image: bool = False, explain: bool = False,
+                  speakers: str | int | None = None, segmenter: str = "silero") -> PredictReport:
+    """Predict every audio file under `sources`; unreadable files are listed, not fatal.
+    `speakers` ("auto", a number or "channels") scores each speaker's turns."""
     paths, recognizer = open_recognizer(sources, model_dir, recognizer, window_s=window_s, hop_s=hop_s,
-                                        workers=workers)
-    return recognize_paths(recognizer, paths, image=image, explain=explain, progress=progress)
+                                        workers=workers, speakers=speakers, segmenter=segmenter)
+    return recognize_paths(recognizer, paths, image=image, explain=explain, progress=progress, speakers=speakers)
 
 
 def open_recognizer(sources: list[Path], model_dir: Path | None = None, recognizer: EmotionRecognizer | None = None,
@@ -81,12 +85,23 @@ def open_recognizer(sources: list[Path], model_dir: Path | None = None, recogniz
     """The audio files under `sources` (checked first, so a wrong path fails before the model
     loads) and the recognizer; a warning when the model was trained on synthetic audio."""
     paths = audio_paths(sources)
+    if parse_speakers(options.get("speakers")) == "channels":
+        _check_two_channels(paths)
     if recognizer is None:
         recognizer = EmotionRecognizer.load(model_dir, **options)
     if recognizer.trained_on_synthetic_audio:
         log.warning("warning: %s was trained on SYNTHETIC audio (the demo's): its answers on real speech "
                     "mean nothing", describe_model_dir(recognizer.model_dir))
     return paths, recognizer
+
+
+def _check_two_channels(paths: list[Path]) -> None:
+    """`--speakers channels` splits a recording by channel: a file with another count is a usage error."""
+    for path in paths:
+        count = None if is_stream(path) else channel_count(path)
+        if count is not None and count != 2:
+            raise UsageError(f"{path}: --speakers channels needs a two-channel recording (one party per channel); "
+                             f"this one has {count} channel{'s' * (count != 1)}")
 
 
 def iter_answers(recognizer: EmotionRecognizer, paths: list[Path], chunk: int = 64,

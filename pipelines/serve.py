@@ -37,6 +37,7 @@ from starlette.exceptions import HTTPException
 
 from ser_img import __version__
 from ser_img.errors import AudioError, DecodeError, UsageError
+from ser_img.speakers import parse_speakers
 from ser_img.recognizer import EmotionRecognizer, describe_model_dir
 
 log = logging.getLogger("ser_img")
@@ -205,7 +206,7 @@ class _Stopped(Exception):
 
 
 def _recognize(recognizer: EmotionRecognizer, upload: _Upload, folder: Path, image: bool, explain: bool,
-               stop: threading.Event) -> dict | None:
+               stop: threading.Event, speakers: str | int | None = None) -> dict | None:
     """Score the upload, then delete its folder, whatever happens (runs on a worker thread).
 
     Long audio is scored batch by batch; once `stop` is set the job ends at the next batch,
@@ -219,10 +220,11 @@ def _recognize(recognizer: EmotionRecognizer, upload: _Upload, folder: Path, ima
         if upload.size == 0:
             raise RequestFailed(400, f"{upload.name}: empty upload")
         try:
-            result = recognizer.predict(upload.path, image=image, explain=explain, advance=advance)
+            result = recognizer.predict(upload.path, image=image, explain=explain, advance=advance,
+                                        speakers=speakers)
         except _Stopped:
             return None
-        except AudioError as exc:
+        except (AudioError, UsageError) as exc:  # UsageError: --speakers channels on a one-channel upload
             message = str(exc).replace(str(upload.path), upload.name)
             raise RequestFailed(415 if isinstance(exc, DecodeError) else 422, message) from None
         result.source = upload.name
@@ -326,14 +328,22 @@ def create_app(recognizer: EmotionRecognizer, settings: ServeSettings = ServeSet
         "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
 
     @app.post("/predict", openapi_extra=upload_body)
-    async def predict(request: Request, image: bool = False, explain: bool = False):
+    async def predict(request: Request, image: bool = False, explain: bool = False, speakers: str | None = None):
         """The emotion of an uploaded recording: label, eight probabilities, timeline, model.
+
+        `speakers=auto` (or a number of speakers, or `channels` for a two-party stereo
+        recording) scores each speaker's turns: every timeline segment has `speaker`, and
+        `speakers` gives each one's overall emotion, speaking time and share.
 
         `image=true` adds `spectrogram_png` (base64): the window the model looked at (for long
         audio, the one most typical of the overall label; `image_window` says which seconds).
         `explain=true` adds `explanation`: which regions of that image drove the decision,
         as a grid of probability drops and a PNG drawn over the image.
         """
+        try:
+            speakers = parse_speakers(speakers)
+        except UsageError as exc:
+            raise RequestFailed(400, str(exc)) from None
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > settings.max_upload_bytes + 64 * 1024:
             raise RequestFailed(413, f"request of {int(declared)} bytes is over the "
@@ -353,7 +363,7 @@ def create_app(recognizer: EmotionRecognizer, settings: ServeSettings = ServeSet
             raise
         upload.close()
         job = asyncio.get_running_loop().run_in_executor(pool, _recognize, recognizer, upload, folder, image,
-                                                         explain, stop)
+                                                         explain, stop, speakers)
         job.add_done_callback(lambda _: jobs.done(folder))
         try:  # on timeout the job is told to stop; it ends at its next batch and removes the upload
             answer = await asyncio.wait_for(asyncio.shield(job), deadline - asyncio.get_running_loop().time())

@@ -116,9 +116,10 @@ def check_header(source, rate: int, channels: int, frames: int, max_duration_s: 
 
 
 def mono_blocks(handle: soundfile.SoundFile, source, block_frames: int,
-                max_duration_s: float | None) -> Iterator[np.ndarray]:
-    """The file mixed to mono block by block, never holding more than MAX_BLOCK_VALUES decoded
-    values; stops with an AudioError once past the cap (for headers that lie about length)."""
+                max_duration_s: float | None, channel: int | None = None) -> Iterator[np.ndarray]:
+    """The file mixed to mono (or only `channel`) block by block, never holding more than
+    MAX_BLOCK_VALUES decoded values; stops with an AudioError once past the cap (for headers
+    that lie about length)."""
     frames = max(1, min(block_frames, MAX_BLOCK_VALUES // max(1, handle.channels)))
     limit = None if max_duration_s is None else max_duration_s * handle.samplerate
     done = 0
@@ -126,7 +127,7 @@ def mono_blocks(handle: soundfile.SoundFile, source, block_frames: int,
         done += block.shape[0]
         if limit is not None and done > limit:
             raise AudioError(f"{source}: more than the {max_duration_s:g}-s limit of audio")
-        yield block.mean(axis=1)
+        yield block.mean(axis=1) if channel is None else block[:, channel]
 
 
 def load_audio(path, sample_rate: int, max_duration_s: float | None = None) -> Audio:

@@ -29,13 +29,20 @@ DESCRIPTOR_SIZE = 724
 @dataclass(frozen=True)
 class Extractor:
     """One feature source: `compute(trimmed clip, settings) -> vector` of `size(settings)` values,
-    used when `enabled(settings)`; `files` are the data files it reads (they ship in the package)."""
+    used when `enabled(settings)`; `files` are the data files it reads (they ship in the package);
+    `compute_many(clips, settings) -> (n, size)` where doing several clips at once is cheaper."""
 
     name: str
     enabled: Callable[[RenderSettings], bool]
     size: Callable[[RenderSettings], int]
     compute: Callable[[np.ndarray, RenderSettings], np.ndarray]
     files: tuple[Path, ...] = ()
+    compute_many: Callable[[list[np.ndarray], RenderSettings], np.ndarray] | None = None
+
+    def many(self, clips: list[np.ndarray], settings: RenderSettings) -> np.ndarray:
+        if self.compute_many is not None:
+            return np.asarray(self.compute_many(clips, settings), dtype=np.float32)
+        return np.stack([np.asarray(self.compute(c, settings), dtype=np.float32) for c in clips])
 
 
 EXTRACTORS = (
@@ -44,7 +51,9 @@ EXTRACTORS = (
               lambda x, s: functionals(x, s.sample_rate, s.functionals)),
     Extractor("enc", lambda s: s.encoder_layer > 0, lambda s: encoder.FEATURE_SIZE,
               lambda x, s: encoder.encoder_features(x, encoder.EncoderSettings(layer=s.encoder_layer)),
-              files=(encoder.WEIGHTS,)),
+              files=(encoder.WEIGHTS,),
+              # one LSTM pass over a batch of clips costs about what one clip does alone
+              compute_many=lambda xs, s: encoder.encoder_features_batch(xs, encoder.EncoderSettings(layer=s.encoder_layer))),
 )
 
 
@@ -58,6 +67,14 @@ def render_inputs(samples: np.ndarray, settings: RenderSettings) -> tuple[np.nda
     image = to_image(log_mel(centre(trimmed, settings.window_samples), settings), settings)
     parts = [np.asarray(e.compute(trimmed, settings), dtype=np.float32) for e in active_extractors(settings)]
     return image, np.concatenate(parts)
+
+
+def render_inputs_batch(signals: list[np.ndarray], settings: RenderSettings) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`render_inputs` of several clips, each extractor run once over all of them."""
+    trimmed = [trim_silence(np.asarray(s, dtype=np.float32), settings) for s in signals]
+    images = [to_image(log_mel(centre(t, settings.window_samples), settings), settings) for t in trimmed]
+    blocks = [e.many(trimmed, settings) for e in active_extractors(settings)]
+    return [(image, np.concatenate([b[i] for b in blocks])) for i, image in enumerate(images)]
 
 
 def feature_blocks(settings: RenderSettings) -> dict[str, slice]:

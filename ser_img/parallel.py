@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -27,3 +28,17 @@ def run_parallel(function, jobs: list, workers: int | None = None):
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=single_threaded_blas) as pool:
         yield from pool.map(function, jobs, chunksize=max(1, min(16, len(jobs) // (4 * workers))))
+
+
+@contextlib.contextmanager
+def worker_pool(workers: int | None = None):
+    """A map(function, jobs) -> list that lasts a whole job: over `workers` processes (every
+    core by default), started once; in-process for one worker."""
+    workers = workers or os.cpu_count() or 1
+    if workers <= 1:
+        single_threaded_blas()
+        yield lambda function, jobs: list(map(function, jobs))
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=single_threaded_blas) as pool:
+        yield lambda function, jobs: list(pool.map(function, jobs))

@@ -34,15 +34,23 @@ from . import __version__
 from .audio import InMemory, is_stream, load_audio, read_stream, to_rate
 from .errors import AudioError, NoModelError, SerImgError, UsageError
 from .labels import EMOTIONS
-from .features import render_inputs
-from .quality import MIN_SPEECH_S, measure, speech_seconds, warnings_for
+from .features import render_inputs, render_inputs_batch
+from .quality import MIN_SPEECH_S, measure, warnings_for
 from .spectrogram import RenderSettings, encode_png, to_image
-from .stream import BLOCK_S, Window, audio_duration, loudest_frame_db, read_blocks, sliding_windows
+from .parallel import worker_pool
+from .segmenter import SpeechMask, get_segmenter
+from .speakers import CHANNEL_NAMES, diarize, parse_speakers
+from .speakers import pieces as speech_pieces
+from .speakers import turns as speaker_turns
+from .stream import BLOCK_S, Window, audio_duration, batched, channel_count, cut, read_blocks, sliding_windows
 
 LONG_FACTOR = 2.0  # audio longer than this many windows is scored as a timeline
-SILENCE_DB = -50.0  # a window whose loudest 16-ms stretch is below this level (dBFS) is skipped
 WINDOW_BATCH = 32  # windows (or short files) scored per call to the model
+IN_FLIGHT = 4  # batches of a conversation's windows rendered at once over the workers
+PARALLEL_FROM_S = 120.0  # conversations at least this long are rendered on every core
 FILE_BATCH = 256  # short files handed to the decoding workers at a time, so memory stays flat on big folders
+
+DEFAULT = object()  # an argument left out: the recognizer's own setting applies
 
 # progress(iterable, total, label) -> the same items (pipelines.Progress)
 Progress = Callable[[Iterable, int, str], Iterable]
@@ -57,6 +65,7 @@ class Segment:
     start: float  # seconds from the start of the audio
     end: float
     probabilities: np.ndarray  # the eight classes, in EMOTIONS order
+    speaker: str | None = None  # who speaks, when speakers were asked for ("S1", ..., or "left"/"right")
 
     @property
     def label(self) -> str:
@@ -71,8 +80,32 @@ class Segment:
         return _top(self.probabilities, k)
 
     def to_dict(self) -> dict:
-        return {"start": self.start, "end": self.end, "label": self.label,
-                "probabilities": named(self.probabilities)}
+        record = {"start": self.start, "end": self.end, "label": self.label,
+                  "probabilities": named(self.probabilities)}
+        if self.speaker is not None:
+            record["speaker"] = self.speaker
+        return record
+
+
+@dataclass
+class SpeakerSummary:
+    """One speaker of a conversation: overall emotion over their scored speech, and how much they spoke."""
+
+    speaker: str  # "S1", "S2", ... in order of first speech, or "left"/"right"
+    probabilities: np.ndarray  # weighted by the time each of their segments stands for
+    speech_s: float  # seconds of their turns that were scored
+    share: float  # their part of all speakers' scored time
+    shares: np.ndarray  # part of their time per emotion
+    turns: int
+
+    @property
+    def label(self) -> str:
+        return EMOTIONS[int(np.argmax(self.probabilities))]
+
+    def to_dict(self) -> dict:
+        return {"speaker": self.speaker, "label": self.label, "probabilities": named(self.probabilities),
+                "speech_s": round(self.speech_s, 3), "share": round(self.share, 4), "shares": named(self.shares),
+                "turns": self.turns}
 
 
 @dataclass
@@ -89,11 +122,14 @@ class Recognition:
     # "emotion", or why there is no judgement: "too short" (less speech than MIN_SPEECH_S)
     # or "no speech" (nothing above the speech level)
     outcome: str = "emotion"
-    speech_s: float | None = None  # seconds of speech found (energy, not a voice detector)
+    # seconds of speech found: by the voice detector for long audio and conversations, by
+    # energy for a clip scored whole
+    speech_s: float | None = None
     warnings: list[str] = field(default_factory=list)  # input outside what the model was measured on
     image: np.ndarray | None = field(default=None, repr=False)  # what the model looked at, on request
     image_window: tuple[float, float] | None = None  # the seconds of audio that image shows
     explanation: np.ndarray | None = field(default=None, repr=False)  # (grid, grid) importance, on request
+    speakers: list[SpeakerSummary] | None = None  # per speaker, when speakers were asked for
 
     @property
     def label(self) -> str | None:
@@ -106,7 +142,7 @@ class Recognition:
 
     @property
     def is_timeline(self) -> bool:
-        return len(self.timeline) > 1
+        return len(self.timeline) > 1 or self.speakers is not None
 
     @property
     def scores(self) -> dict[str, float] | None:
@@ -126,7 +162,8 @@ class Recognition:
         record = {"source": self.source, "label": self.label, "outcome": self.outcome,
                   "probabilities": self.scores, "duration_s": self.duration_s, "speech_s": self.speech_s,
                   "timeline": [s.to_dict() for s in self.timeline], "shares": self.time_shares,
-                  "silent_s": self.silent_s, "warnings": list(self.warnings), "model": self.model}
+                  "silent_s": self.silent_s, "warnings": list(self.warnings), "model": self.model,
+                  "speakers": None if self.speakers is None else [s.to_dict() for s in self.speakers]}
         if self.image is not None:
             record["spectrogram_png"] = _base64_png(self.image)
             record["image_window"] = list(self.image_window)
@@ -184,8 +221,9 @@ class EmotionRecognizer:
     """
 
     def __init__(self, model, model_dir: Path | None = None, window_s: float | None = None,
-                 hop_s: float | None = None, workers: int | None = None, silence_db: float = SILENCE_DB,
-                 max_duration_s: float | None = None, min_speech_s: float = MIN_SPEECH_S):
+                 hop_s: float | None = None, workers: int | None = None, segmenter: str = "silero",
+                 max_duration_s: float | None = None, min_speech_s: float = MIN_SPEECH_S,
+                 speakers: str | int | None = None):
         self.model = model
         self.model_dir = Path(model_dir) if model_dir is not None else None
         self.settings: RenderSettings = model.render_settings
@@ -195,7 +233,11 @@ class EmotionRecognizer:
         if self.window_s <= 0 or self.hop_s <= 0:
             raise UsageError("window and hop must be positive")
         self.workers = workers
-        self.silence_db = silence_db
+        # What finds the speech in long audio and conversations (ser_img.segmenter).
+        self.segmenter = get_segmenter(segmenter)
+        # Who speaks, for every prediction that does not say: None (one voice), "auto", a
+        # number of speakers or "channels".
+        self.speakers = parse_speakers(speakers)
         # Longer audio (or more channels x rate x time than as long 48-kHz stereo) is refused
         # before it is decoded: a server's guard against headers that promise hours.
         self.max_duration_s = max_duration_s
@@ -235,18 +277,30 @@ class EmotionRecognizer:
     # -- one recording -------------------------------------------------------------------
 
     def predict(self, source: str | Path | np.ndarray, sr: int | None = None, image: bool = False,
-                explain: bool = False, advance: Callable[[float], None] | None = None) -> Recognition:
+                explain: bool = False, advance: Callable[[float], None] | None = None,
+                speakers: str | int | None = DEFAULT) -> Recognition:
         """Recognize a file (any format libsndfile reads) or a mono/(n, channels) array at `sr` Hz.
 
         `image` keeps the spectrogram image the model looked at; `explain` adds which of its
         regions drove the decision. `advance(seconds)` is told as long audio is scored.
+        `speakers` ("auto", a number, or "channels" for a two-party stereo recording) scores
+        each speaker's turns: every segment names its speaker, and `speakers` sums them up
+        (by default, the recognizer's `speakers`).
         """
+        speakers = self.speakers if speakers is DEFAULT else parse_speakers(speakers)
         if isinstance(source, np.ndarray):
-            return self._predict_signal(source, sr, image, explain, advance)
+            return self._predict_signal(source, sr, image, explain, advance, speakers)
         if sr is not None:
             raise UsageError("sr is for arrays; a file's rate is read from the file")
         path = _readable(source)
         duration = audio_duration(path)
+        if speakers is not None:
+            def open_blocks(channel):
+                return read_blocks(path, self.sample_rate, max_duration_s=self.max_duration_s, channel=channel)
+            if duration is None:  # a header that does not say: count while reading
+                duration = sum(len(b) for b in open_blocks(None)) / self.sample_rate
+            return self._conversation(open_blocks, channel_count(path) or 1, duration, str(path), speakers,
+                                      image, explain, advance)
         if self.is_long(duration):
             blocks = read_blocks(path, self.sample_rate, max_duration_s=self.max_duration_s)
             return self._recognize(blocks, duration, str(path), image, explain, advance)
@@ -255,18 +309,24 @@ class EmotionRecognizer:
                                source_rate=audio.source_rate)
 
     def _predict_signal(self, samples: np.ndarray, sr: int | None, image: bool, explain: bool,
-                        advance) -> Recognition:
+                        advance, speakers: str | int | None = None) -> Recognition:
         if sr is None:
             raise UsageError("an audio array needs its sample rate: predict(samples, sr=RATE)")
         samples = np.asarray(samples, dtype=np.float32)
-        if samples.ndim == 2:
-            samples = samples.mean(axis=1)
-        if samples.ndim != 1 or samples.size == 0:
+        if samples.ndim not in (1, 2) or samples.size == 0:
             raise AudioError("audio array: expected a non-empty mono array or (samples, channels)")
-        samples = to_rate(np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0), int(sr), self.sample_rate)
-        duration = samples.size / self.sample_rate
+        parts = samples[:, None] if samples.ndim == 1 else samples
+        parts = [to_rate(np.nan_to_num(c, nan=0.0, posinf=0.0, neginf=0.0), int(sr), self.sample_rate) for c in parts.T]
+        mono = parts[0] if len(parts) == 1 else np.mean(parts, axis=0).astype(np.float32)
+        duration = mono.size / self.sample_rate
         block = int(BLOCK_S * self.sample_rate)
-        blocks = [samples[i : i + block] for i in range(0, samples.size, block)] if self.is_long(duration) else [samples]
+
+        def open_blocks(channel=None):
+            signal = mono if channel is None else parts[channel]
+            return [signal[i : i + block] for i in range(0, signal.size, block)]
+        if speakers is not None:
+            return self._conversation(open_blocks, len(parts), duration, None, speakers, image, explain, advance)
+        blocks = open_blocks() if self.is_long(duration) else [mono]
         return self._recognize(blocks, duration, None, image, explain, advance, source_rate=int(sr))
 
     def _recognize(self, blocks: Iterable[np.ndarray], duration_s: float, source: str | None, image: bool,
@@ -321,77 +381,146 @@ class EmotionRecognizer:
 
     def _prepare(self, signals: list[np.ndarray]) -> list[tuple]:
         """Rendered in the caller's thread, so concurrent requests render in parallel."""
-        return [render_inputs(signal, self.settings) for signal in signals]
+        return render_inputs_batch(signals, self.settings)
 
     def _timeline(self, blocks: Iterable[np.ndarray], duration_s: float, source: str | None, image: bool,
                   explain: bool, advance) -> Recognition:
         rate = self.sample_rate
         window, hop = int(round(self.window_s * rate)), int(round(self.hop_s * rate))
-        frame = max(1, int(0.016 * rate))
-        starts, ends, rows, weights = [], [], [], []
-        silent, total, speech = 0.0, 0, 0.0
-        warned: dict[str, list[str]] = {}  # kind of warning -> its text for each window that had it
-        shown: dict[int, tuple] = {}  # per class: (probability, prepared, window) of its most typical window
-        for batch in _batched(sliding_windows(blocks, window, hop, min_tail=hop), WINDOW_BATCH):
+        mask = self.segmenter.new_mask(rate)
+        tally = _Tally(rate, image or explain)
+        total = 0
+        for batch in batched(sliding_windows(self.segmenter.follow(blocks, mask), window, hop, min_tail=hop),
+                              WINDOW_BATCH):
             if advance is not None:
                 advance(0.0)  # a caller that wants the job stopped (a server's timeout) can stop it here
-            voiced = [w for w in batch if loudest_frame_db(w.samples, frame) >= self.silence_db]
-            speech += sum(speech_seconds(w.samples[: _span(w, hop)], rate) for w in voiced)
             # A window with too little speech to judge is passed over like silence.
-            voiced = [w for w in voiced if speech_seconds(w.samples, rate) >= self.min_speech_s]
-            for w in voiced:
-                for text in warnings_for(measure(w.samples, rate)):
-                    warned.setdefault(text.split(" (")[0], []).append(text)
-            silent += (sum(_span(w, hop) for w in batch) - sum(_span(w, hop) for w in voiced)) / rate
+            voiced = [w for w in batch if mask.seconds(w.start, w.end) >= self.min_speech_s]
             if voiced:
-                prepared = self._prepare([w.samples for w in voiced])
-                for w, row, inputs in zip(voiced, self._score(prepared), prepared):
-                    starts.append(w.start / rate)
-                    ends.append(w.end / rate)
-                    rows.append(row)
-                    weights.append(_span(w, hop) / rate)
-                    best = int(row.argmax())
-                    if (image or explain) and row[best] > shown.get(best, (-1.0,))[0]:
-                        shown[best] = (row[best], inputs, (round(w.start / rate, 3), round(w.end / rate, 3)))
+                tally.add(voiced, self._score_windows(voiced), [_span(w, hop) / rate for w in voiced])
             if advance is not None:
                 advance((batch[-1].end - total) / rate)
             total = batch[-1].end
-        if not rows and speech == 0:
-            raise AudioError(f"{source or 'audio array'}: only silence (no stretch louder than "
-                             f"{self.silence_db:.0f} dBFS)")
-        if not rows:  # some sound, but no window with enough speech to judge
-            return unjudged(source, duration_s, round(speech, 3), [], self.model_info)
-        probs, weight = np.array(rows), np.array(weights)
-        overall = (probs * weight[:, None]).sum(axis=0) / weight.sum()
-        shares = np.bincount(probs.argmax(axis=1), weights=weight, minlength=len(EMOTIONS)) / weight.sum()
+        return self._timeline_result(tally, mask.seconds(), total / rate, duration_s, source, image, explain)
+
+    def _score_windows(self, windows: list) -> list[tuple]:
+        """(probabilities, model inputs) of each window (anything with `.samples`)."""
+        prepared = self._prepare([w.samples for w in windows])
+        return list(zip(self._score(prepared), prepared))
+
+    def _timeline_result(self, tally: _Tally, speech_s: float, audio_s: float, duration_s: float,
+                         source: str | None, image: bool, explain: bool,
+                         speakers: list[str] | None = None) -> Recognition:
+        if not tally.rows and speech_s == 0:
+            raise AudioError(f"{source or 'audio array'}: no speech (the {self.segmenter.name} segmenter found "
+                             f"none in {_clock(duration_s)} of audio)")
+        if not tally.rows:  # some speech, but no window with enough of it to judge
+            return unjudged(source, duration_s, round(speech_s, 3), [], self.model_info)
+        probs, weight = np.array(tally.rows), np.array(tally.weights)
+        overall, shares = _weighted(probs, weight)
+        names = [None] * len(probs) if speakers is None else [speakers[k] for k in tally.speakers]
         result = Recognition(
             source=source, probabilities=overall, duration_s=round(float(duration_s), 3),
-            timeline=[Segment(round(s, 3), round(e, 3), r) for s, e, r in zip(starts, ends, rows)],
-            shares=shares, model=self.model_info, silent_s=round(silent, 3), speech_s=round(speech, 3),
-            # a warning most of the scored windows share is the recording's
-            warnings=[texts[0] for texts in warned.values() if len(texts) * 2 >= len(rows)])
-        if shown:
+            timeline=[Segment(round(s, 3), round(e, 3), r, n) for s, e, r, n in
+                      zip(tally.starts, tally.ends, tally.rows, names)],
+            shares=shares, model=self.model_info, silent_s=round(max(0.0, audio_s - weight.sum()), 3),
+            speech_s=round(speech_s, 3), warnings=tally.common_warnings())
+        if speakers is not None:
+            result.speakers = _speaker_summaries(tally, speakers)
+        if tally.shown:
             # The image: the window most typical of the overall label (else of any label).
-            _, inputs, where = shown.get(int(overall.argmax())) or max(shown.values(), key=lambda x: x[0])
+            _, inputs, where = tally.shown.get(int(overall.argmax())) or max(tally.shown.values(), key=lambda x: x[0])
             self._with_image(result, inputs, where, image, explain)
         return result
+
+    # -- conversations -------------------------------------------------------------------
+
+    def _conversation(self, open_blocks: Callable, channels: int, duration_s: float, source: str | None,
+                      speakers: str | int, image: bool, explain: bool, advance) -> Recognition:
+        """Who felt what, and when: speech found, split by channel or by voice, joined into
+        turns, each turn scored whole (or in windows when longer than LONG_FACTOR windows).
+        The audio is read three times (speech, voices, emotions), never held whole."""
+        if speakers == "channels" and channels != 2:
+            raise UsageError(f"{source or 'audio array'}: --speakers channels needs a two-channel recording "
+                             f"(one party per channel); this one has {channels} channel{'s' * (channels != 1)}")
+        progress = _Stages(advance, duration_s)
+        workers = 1 if duration_s < PARALLEL_FROM_S else self.workers
+        with worker_pool(workers) as mapper:
+            if speakers == "channels":
+                names = list(CHANNEL_NAMES[2])
+                masks = [self._find_speech(open_blocks(k), progress.stage(0.3 / 2)) for k in range(2)]
+                turns = sorted((t for k, mask in enumerate(masks) for t in
+                                speaker_turns(mask.spans(), np.full(len(mask.spans()), k), self.sample_rate)),
+                               key=lambda t: (t.start, t.speaker))
+            else:
+                names, masks, turns = self._voices(open_blocks, speakers, mapper, progress)
+            tally = _Tally(self.sample_rate, image or explain)
+            stage = progress.stage(0.5 / (2 if speakers == "channels" else 1))
+            for channel in (range(2) if speakers == "channels" else [None]):
+                windows = [(w, t.speaker) for t in turns if channel is None or t.speaker == channel
+                           for w in self._turn_windows(t, masks[t.speaker])]
+                clips = cut(_stopping(open_blocks(channel), stage), [w[:2] for w, _ in windows])
+                for group in batched(zip(windows, clips), WINDOW_BATCH * IN_FLIGHT):
+                    found = [_Clip(start, end, samples, speaker, weight)
+                             for ((start, end, weight), speaker), samples in group]
+                    batches = [found[i : i + WINDOW_BATCH] for i in range(0, len(found), WINDOW_BATCH)]
+                    rendered = mapper(_render_batch, [([c.samples for c in b], self.settings) for b in batches])
+                    for part, prepared in zip(batches, rendered):
+                        tally.add(part, list(zip(self._score(prepared), prepared)), [c.weight for c in part],
+                                  [c.speaker for c in part])
+        tally.sort()
+        speech = sum(m.seconds() for m in (masks if speakers == "channels" else masks[:1]))
+        return self._timeline_result(tally, speech, duration_s, duration_s, source, image, explain, names)
+
+    def _voices(self, open_blocks: Callable, speakers: str | int, mapper, progress: _Stages) -> tuple:
+        """Speaker names, speech masks (one per speaker) and turns of a mixed recording."""
+        rate = self.sample_rate
+        mask = self._find_speech(open_blocks(None), progress.stage(0.2))
+        spans = speech_pieces(mask.spans(), rate)
+        clips = cut(_stopping(open_blocks(None), progress.stage(0.3)), spans)
+        found = diarize(spans, clips, rate, None if speakers == "auto" else int(speakers), mapper)
+        names = [f"S{k + 1}" for k in range(int(found.max()) + 1 if len(found) else 0)]
+        return names, [mask] * len(names), speaker_turns(spans, found, rate)
+
+    def _find_speech(self, blocks: Iterable[np.ndarray], advance) -> SpeechMask:
+        mask = self.segmenter.new_mask(self.sample_rate)
+        for _ in self.segmenter.follow(_stopping(blocks, advance), mask):
+            pass
+        return mask
+
+    def _turn_windows(self, turn, mask: SpeechMask) -> list[tuple[int, int, float]]:
+        """(start, end, seconds it stands for) of the windows a turn is scored in: the whole
+        turn when it is up to LONG_FACTOR windows long, else windows every hop; windows with
+        too little speech to judge are left out."""
+        rate = self.sample_rate
+        window, hop = int(round(self.window_s * rate)), int(round(self.hop_s * rate))
+        if turn.end - turn.start <= LONG_FACTOR * window:
+            spans = [(turn.start, turn.end, (turn.end - turn.start) / rate)]
+        else:
+            starts = range(turn.start, turn.end - window + 1, hop)
+            spans = [(s, s + window, hop / rate) for s in starts]
+            if turn.end - (starts[-1] + hop) >= hop:
+                spans.append((starts[-1] + hop, turn.end, hop / rate))
+        return [s for s in spans if mask.seconds(s[0], s[1]) >= self.min_speech_s]
 
     # -- many files ------------------------------------------------------------------------
 
     def predict_files(self, paths: list[Path], image: bool = False, explain: bool = False,
-                      progress: Progress = _no_progress) -> list[FileAnswer]:
+                      progress: Progress = _no_progress, speakers: str | int | None = DEFAULT) -> list[FileAnswer]:
         """A FileAnswer per file, in the order given: (path, answer), where the answer is the
         Recognition or, for a file that could not be recognized, the SerImgError that says why
         (`.ok`, `.result` and `.error` tell them apart). Failures never raise.
 
         Short files are decoded and rendered on `workers` processes and scored in batches;
-        long ones are read block by block, their progress counted in seconds of audio.
+        long ones (and every file when speakers are asked for) are read block by block, their
+        progress counted in seconds of audio.
         """
+        speakers = self.speakers if speakers is DEFAULT else parse_speakers(speakers)
         readable = {path: _readable_or_error(path) for path in paths}  # pipes are read once, here
         answers: dict[Path, Recognition | SerImgError] = {
             path: read for path, read in readable.items() if isinstance(read, SerImgError)}
         durations = {path: audio_duration(readable[path]) for path in paths if path not in answers}
-        short = [p for p in durations if not self.is_long(durations[p])]
+        short = [p for p in durations if not self.is_long(durations[p]) and speakers is None]
         if short:
             label = f"scoring {len(short)} clip{'s' * (len(short) != 1)}"
             origin = {readable[p]: p for p in short}  # paths hash by value, in-memory input by identity
@@ -399,7 +528,7 @@ class EmotionRecognizer:
                 answers[origin[source]] = answer
         for path in paths:
             if path not in answers:
-                answers[path] = self._long_file(readable[path], durations[path], image, explain, progress)
+                answers[path] = self._long_file(readable[path], durations[path], image, explain, progress, speakers)
         return [FileAnswer(path, answers[path]) for path in paths]
 
     def _short_files(self, paths: list[Path], image: bool, explain: bool) -> Iterator[tuple]:
@@ -423,18 +552,18 @@ class EmotionRecognizer:
                         yield path, self._clip_result(done.inputs, next(rows), done.duration, str(path), image,
                                                       explain, done.speech_s, done.warnings)
 
-    def _long_file(self, path: Path, duration_s: float, image: bool, explain: bool,
-                   progress: Progress) -> Recognition | SerImgError:
+    def _long_file(self, path: Path, duration_s: float | None, image: bool, explain: bool,
+                   progress: Progress, speakers: str | int | None = None) -> Recognition | SerImgError:
         answer: list = []
 
         def work(advance):
             try:
-                answer.append(self.predict(path, image=image, explain=explain, advance=advance))
+                answer.append(self.predict(path, image=image, explain=explain, advance=advance, speakers=speakers))
             except SerImgError as exc:
                 answer.append(exc)
 
-        label = f"{path.name} ({_clock(duration_s)} of audio)"
-        for _ in progress(_seconds_done(work), int(np.ceil(duration_s)), label):
+        label = f"{path.name} ({_clock(duration_s or 0)} of audio)"
+        for _ in progress(_seconds_done(work), int(np.ceil(duration_s or 0)), label):
             pass
         return answer[0]
 
@@ -481,6 +610,12 @@ def _load_file(job: tuple) -> _Loaded:
     if quality.speech_s >= min_speech_s:
         loaded.inputs = render_inputs(audio.samples, settings)
     return loaded
+
+
+def _render_batch(job: tuple) -> list[tuple]:
+    """Model inputs of a batch of signals, in a worker process."""
+    signals, settings = job
+    return render_inputs_batch(signals, settings)
 
 
 def _run_parallel(function, jobs, workers):
@@ -617,12 +752,94 @@ def _span(window: Window, hop: int) -> int:
     return min(hop, window.end - window.start)
 
 
-def _batched(windows: Iterable[Window], size: int) -> Iterator[list[Window]]:
-    batch: list[Window] = []
-    for window in windows:
-        batch.append(window)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+@dataclass
+class _Clip:
+    """A window of a conversation's turn, ready to score."""
+
+    start: int
+    end: int
+    samples: np.ndarray
+    speaker: int
+    weight: float  # seconds of the timeline it stands for
+
+
+class _Tally:
+    """Scored windows of a timeline as they come: when, what, how much time each stands for,
+    whose, the input warnings each had, and per class its most typical window's inputs."""
+
+    def __init__(self, rate: int, keep_images: bool):
+        self.rate, self.keep_images = rate, keep_images
+        self.starts, self.ends, self.rows, self.weights, self.speakers = [], [], [], [], []
+        self.warned: dict[str, list[str]] = {}  # kind of warning -> its text for each window that had it
+        self.shown: dict[int, tuple] = {}  # per class: (probability, prepared, (start, end) s)
+
+    def add(self, windows: list, scored: list[tuple], weights: list[float], speakers: list | None = None) -> None:
+        """Windows (with .start, .end in samples and .samples), their (probabilities, inputs),
+        the seconds each stands for, and whose each is."""
+        rate = self.rate
+        for i, (w, (row, inputs)) in enumerate(zip(windows, scored)):
+            for text in warnings_for(measure(w.samples, rate)):
+                self.warned.setdefault(text.split(" (")[0], []).append(text)
+            self.starts.append(w.start / rate)
+            self.ends.append(w.end / rate)
+            self.rows.append(row)
+            self.weights.append(weights[i])
+            self.speakers.append(None if speakers is None else speakers[i])
+            best = int(row.argmax())
+            if self.keep_images and row[best] > self.shown.get(best, (-1.0,))[0]:
+                self.shown[best] = (row[best], inputs, (round(w.start / rate, 3), round(w.end / rate, 3)))
+
+    def sort(self) -> None:
+        """In order of time (a two-channel conversation is scored one channel after the other)."""
+        order = sorted(range(len(self.starts)), key=lambda i: (self.starts[i], self.speakers[i]))
+        for name in ("starts", "ends", "rows", "weights", "speakers"):
+            values = getattr(self, name)
+            setattr(self, name, [values[i] for i in order])
+
+    def common_warnings(self) -> list[str]:
+        """A warning most of the scored windows share is the recording's."""
+        return [texts[0] for texts in self.warned.values() if len(texts) * 2 >= len(self.rows)]
+
+
+def _weighted(probs: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Overall probabilities and the part of the time each emotion takes, over weighted segments."""
+    overall = (probs * weight[:, None]).sum(axis=0) / weight.sum()
+    shares = np.bincount(probs.argmax(axis=1), weights=weight, minlength=len(EMOTIONS)) / weight.sum()
+    return overall, shares
+
+
+def _speaker_summaries(tally: _Tally, names: list[str]) -> list[SpeakerSummary]:
+    probs, weight, who = np.array(tally.rows), np.array(tally.weights), np.array(tally.speakers)
+    total = weight.sum()
+    summaries = []
+    for k, name in enumerate(names):
+        mine = who == k
+        if not mine.any():
+            continue  # a voice found, but none of its turns had enough speech to judge
+        overall, shares = _weighted(probs[mine], weight[mine])
+        turns = int(np.sum(np.diff(np.concatenate([[0], mine.astype(np.int8)])) == 1))
+        summaries.append(SpeakerSummary(name, overall, float(weight[mine].sum()), float(weight[mine].sum() / total),
+                                        shares, turns))
+    return summaries
+
+
+class _Stages:
+    """Progress in seconds of audio over a job that reads the audio several times: each
+    stage (a read-through) stands for a fraction of the duration."""
+
+    def __init__(self, advance: Callable[[float], None] | None, duration_s: float):
+        self.advance, self.duration_s = advance, duration_s
+
+    def stage(self, fraction: float) -> Callable[[float], None] | None:
+        if self.advance is None:
+            return None
+        return lambda seconds: self.advance(seconds * fraction)
+
+
+def _stopping(blocks: Iterable[np.ndarray], advance: Callable[[float], None] | None,
+              rate: int = 16000) -> Iterator[np.ndarray]:
+    """The blocks, telling `advance` each block's seconds (where a caller may stop the job)."""
+    for block in blocks:
+        yield block
+        if advance is not None:
+            advance(len(block) / rate)

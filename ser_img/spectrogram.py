@@ -13,10 +13,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import signal
 from .signal import SILENCE_PEAK as _SILENCE_PEAK
 from .signal import centre, frame, mel_basis, power_spectrum
 from .errors import UsageError
+from .segmenter import get_segmenter
 from .functionals import FEATURE_SETS
 
 # write_bytes_atomic's temporaries: ".NAME.PID.tmp".
@@ -54,6 +54,10 @@ class RenderSettings:
     # A simulated channel the clips go through before anything else ("" for none,
     # "telephone"): for training copies only; a model always renders with "".
     channel: str = ""
+    # How a clip is cut to its speech before anything is computed (ser_img.segmenter):
+    # "energy" (frames trim_db below the loudest dropped at either end) or "silero" (the
+    # voice detector's first to last speech).
+    segmenter: str = "energy"
 
     def __post_init__(self):
         if self.colormap not in _COLORMAPS:
@@ -64,6 +68,8 @@ class RenderSettings:
             raise UsageError(f"unknown openSMILE feature set {self.functionals!r}; choose from {', '.join(FEATURE_SETS)}")
         if self.channel not in ("", "telephone"):
             raise UsageError(f"unknown channel {self.channel!r}; choose telephone or none")
+        if self.segmenter not in ("energy", "silero"):
+            raise UsageError(f"unknown segmenter {self.segmenter!r}; choose energy or silero")
         if self.encoder_layer not in (0, 1, 2, 3):
             raise UsageError(f"encoder_layer must be 0 (none) or an LSTM layer 1-3, not {self.encoder_layer}")
         if self.encoder_layer and self.sample_rate != 16000:
@@ -72,7 +78,12 @@ class RenderSettings:
             raise UsageError(f"fmax {self.fmax} Hz is above the Nyquist rate of {self.sample_rate} Hz")
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        values = dataclasses.asdict(self)
+        if values["segmenter"] == "energy":
+            # how every clip was cut before this setting existed: leaving it out keeps the
+            # fingerprints of earlier renders and models, so nothing re-renders for it
+            del values["segmenter"]
+        return values
 
     @classmethod
     def from_dict(cls, values: dict) -> "RenderSettings":
@@ -96,8 +107,8 @@ def fit_window(samples: np.ndarray, settings: RenderSettings) -> np.ndarray:
 
 
 def trim_silence(samples: np.ndarray, settings: RenderSettings) -> np.ndarray:
-    """`signal.trim_silence` with the render settings' frame and threshold."""
-    return signal.trim_silence(samples, settings.n_fft, settings.hop_length, settings.trim_db)
+    """The clip cut to its speech by the settings' segmenter (ser_img.segmenter)."""
+    return get_segmenter(settings.segmenter).trim(samples, settings)
 
 
 def log_mel(samples: np.ndarray, settings: RenderSettings) -> np.ndarray:

@@ -19,6 +19,15 @@ from .audio import DECODE_ERRORS, InMemory, check_header, decode_error, mono_blo
 BLOCK_S = 30.0  # seconds of source audio decoded at a time
 
 
+def channel_count(path: Path | InMemory) -> int | None:
+    """Channels in `path` from its header; None when the header cannot say."""
+    try:
+        with open_sound(path) as info:
+            return int(info.channels)
+    except Exception:  # noqa: BLE001 - the decoder reports what is wrong
+        return None
+
+
 def audio_duration(path: Path | InMemory) -> float | None:
     """Seconds of audio in `path` from its header; None when the header cannot say.
 
@@ -34,8 +43,9 @@ def audio_duration(path: Path | InMemory) -> float | None:
 
 
 def read_blocks(path: Path | InMemory, sample_rate: int, block_s: float = BLOCK_S,
-                max_duration_s: float | None = None) -> Iterator[np.ndarray]:
-    """Mono float32 blocks of `path` at `sample_rate`, at most `block_s` seconds each.
+                max_duration_s: float | None = None, channel: int | None = None) -> Iterator[np.ndarray]:
+    """Mono float32 blocks of `path` (or of its `channel` alone) at `sample_rate`, at most
+    `block_s` seconds each.
 
     The rate and the cap are checked as `load_audio` checks them, before anything is decoded.
     """
@@ -45,7 +55,7 @@ def read_blocks(path: Path | InMemory, sample_rate: int, block_s: float = BLOCK_
             check_header(path, rate, source.channels, source.frames, max_duration_s)
             resampler = None if rate == sample_rate else soxr.ResampleStream(
                 rate, sample_rate, 1, dtype="float32", quality="HQ")
-            blocks = mono_blocks(source, path, max(1, int(block_s * rate)), max_duration_s)
+            blocks = mono_blocks(source, path, max(1, int(block_s * rate)), max_duration_s, channel)
             pending = next(blocks, None)
             while pending is not None:
                 following = next(blocks, None)
@@ -89,9 +99,35 @@ def sliding_windows(blocks: Iterable[np.ndarray], window: int, hop: int, min_tai
         yield Window(start, total, buffer[start - offset :].copy())
 
 
-def loudest_frame_db(samples: np.ndarray, frame: int) -> float:
-    """RMS level in dBFS of the loudest `frame`-sample stretch; -inf for digital silence."""
-    count = max(1, len(samples) // frame)
-    frames = np.resize(samples, count * frame).reshape(count, frame) if len(samples) >= frame else samples[None]
-    power = float(np.mean(frames.astype(np.float64) ** 2, axis=1).max(initial=0.0))
-    return 10.0 * np.log10(power) if power > 0 else float("-inf")
+def cut(blocks: Iterable[np.ndarray], spans: Iterable[tuple[int, int]]) -> Iterator[np.ndarray]:
+    """The samples of each (start, end) span of a stream of blocks, in the order given.
+
+    Spans must be sorted by start (they may overlap); only the audio from the current
+    span's start to the end of the latest block is held.
+    """
+    blocks = iter(blocks)
+    buffer = np.zeros(0, dtype=np.float32)
+    offset = 0  # stream position of buffer[0]
+    exhausted = False
+    for start, end in spans:
+        while offset + len(buffer) < end and not exhausted:
+            block = next(blocks, None)
+            if block is None:
+                exhausted = True
+            else:
+                buffer = np.concatenate([buffer, block])
+        drop = max(0, min(start - offset, len(buffer)))
+        buffer, offset = buffer[drop:], offset + drop
+        yield buffer[start - offset : end - offset].copy()
+
+
+def batched(items: Iterable, size: int) -> Iterator[list]:
+    """Lists of `size` items (the last one shorter) as they come (itertools.batched, Python 3.12)."""
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

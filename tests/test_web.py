@@ -113,3 +113,72 @@ def test_the_page_has_a_player_and_download_links(server_url):
     html = httpx.get(server_url + "/").text
     assert '<audio id="player" controls' in html
     assert 'id="download-json"' in html and 'id="download-csv"' in html
+
+
+TWO_SPEAKERS = Path(__file__).parent / "data" / "two_speakers.json"
+
+
+def test_speakers_get_a_timeline_lane_each_on_one_time_axis(page, server_url):
+    """Asked for speakers, the page shows a lane per speaker (name, emotion, share of speech) in
+    the usual colours over the common axis, a row per speaker, and a speaker column in the CSV;
+    back on one voice it asks without `speakers` and draws the single strip as before. The
+    server's answer is stubbed with a two-speaker record, so this tests the page alone."""
+    from urllib.parse import parse_qs, urlsplit
+
+    record = json.loads(TWO_SPEAKERS.read_text())
+    one_voice = {**record, "speakers": None,
+                 "timeline": [{k: v for k, v in s.items() if k != "speaker"} for s in record["timeline"]]}
+    asked = []
+
+    def answer(route):
+        asked.append(parse_qs(urlsplit(route.request.url).query))
+        body = record if "speakers" in asked[-1] else one_voice
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    page.route("**/predict?*", answer)
+    try:
+        page.goto(server_url + "/")
+        assert page.input_value("#speakers") == ""  # one voice by default
+        page.select_option("#speakers", "auto")
+        page.set_input_files("#file", files=[{"name": "call.wav", "mimeType": "audio/wav", "buffer": b"RIFF"}])
+        page.wait_for_selector("#lanes:not([hidden])")
+        assert asked[-1]["speakers"] == ["auto"] and asked[-1]["image"] == ["true"]
+        lanes = page.locator("#lanes .lane")
+        assert [lanes.nth(i).get_attribute("data-speaker") for i in range(lanes.count())] == ["S1", "S2"]
+        assert [lanes.nth(i).locator(".segment").count() for i in range(2)] == [4, 3]
+        assert page.locator("#lanes .lane-name").all_inner_texts() == ["S1\nangry, 57 % of speech",
+                                                                       "S2\nsad, 43 % of speech"]
+        assert lanes.nth(0).get_attribute("aria-label") == "S1: 4 segments, overall angry, 57 % of speech"
+        colour = "getComputedStyle(el).backgroundColor"
+        assert lanes.nth(0).locator(".segment").first.evaluate(f"el => {colour}") == "rgb(229, 57, 53)"  # angry
+        assert lanes.nth(1).locator(".segment").first.evaluate(f"el => {colour}") == "rgb(30, 136, 229)"  # sad
+        assert page.is_hidden("#timeline")
+        # every lane and the axis span the same stretch of the page: one time axis
+        axis, first, second = (page.locator(s).bounding_box() for s in ("#axis", "#lanes .lane >> nth=0",
+                                                                          "#lanes .lane >> nth=1"))
+        for lane in (first, second):
+            assert abs(lane["x"] - axis["x"]) < 1.5 and abs(lane["width"] - axis["width"]) < 3
+        assert page.inner_text("#axis span >> nth=0") == "0 s"
+        rows = page.locator("#speaker-table tbody tr")
+        assert rows.count() == 2
+        assert rows.nth(0).locator("th, td").all_inner_texts() == ["S1", "angry", "52 %", "12 s", "57 %"]
+        assert rows.nth(1).locator("th, td").all_inner_texts() == ["S2", "sad", "47 %", "9 s", "43 %"]
+        with page.expect_download() as csv_download:
+            page.click("#download-csv")
+        table = list(csv.DictReader(Path(csv_download.value.path()).read_text().splitlines()))
+        assert [(r["row"], r["speaker"]) for r in table] == [("file", ""), *(
+            ("segment", s["speaker"]) for s in record["timeline"])]
+
+        page.select_option("#speakers", "")  # the last audio is scored again, as one voice
+        page.wait_for_selector("#lanes[hidden]", state="attached")
+        assert "speakers" not in asked[-1] and len(asked) == 2
+        assert page.is_visible("#timeline") and page.locator("#timeline .segment").count() == 7
+        assert page.is_hidden("#speaker-table")
+        with page.expect_download() as csv_download:
+            page.click("#download-csv")
+        assert "speaker" not in Path(csv_download.value.path()).read_text().splitlines()[0]
+        page.select_option("#speakers", "channels")
+        page.wait_for_selector("#lanes:not([hidden])")
+        assert asked[-1]["speakers"] == ["channels"]
+    finally:
+        page.unroute("**/predict?*")
