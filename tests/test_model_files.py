@@ -4,6 +4,7 @@ only when every file is what the manifest says; nothing in them is unpickled."""
 import hashlib
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -93,12 +94,25 @@ def test_a_missing_model_points_at_the_one_an_interrupted_swap_set_aside(tmp_pat
         load_model(tmp_path / "other")
 
 
-def test_model_refuses_other_encoder_weights_than_it_was_trained_with(stack_model, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def encoder_model(images, tmp_path_factory) -> Path:
+    """A model whose only member reads the voice encoder, so the encoder is surely in it."""
+    import dataclasses
+
+    from pipelines.train import train
+    from tests.conftest import TINY_TRAIN
+
+    out = tmp_path_factory.mktemp("models") / "enc"
+    train(images, "stack", out, dataclasses.replace(TINY_TRAIN, members=("enc",)))
+    return out
+
+
+def test_model_refuses_other_encoder_weights_than_it_was_trained_with(encoder_model, tmp_path, monkeypatch):
     from ser_img import encoder
 
+    stack_model = encoder_model
     description = json.loads((stack_model / "model.json").read_text())
-    if not description["render_settings"]["encoder_layer"]:
-        pytest.skip("the tiny model's stack gave the encoder no weight")
+    assert description["render_settings"]["encoder_layer"] == 2
     assert description["extractor_files"] == {
         "encoders/ge2e_resemblyzer.npz": hashlib.sha256(encoder.WEIGHTS.read_bytes()).hexdigest()}
     other = tmp_path / "ge2e_resemblyzer.npz"
