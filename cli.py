@@ -391,7 +391,8 @@ def _evaluation_table(report: dict) -> str:
 @click.option("--csv", "as_csv", is_flag=True,
               help="CSV: per file a 'file' row (its overall answer, or its error), then a 'segment' row per "
                    "segment of a long recording: source, row, start, end, label, 8 probabilities, outcome "
-                   "(emotion, too short, no speech, error), speech_s, warnings, error.")
+                   "(emotion, too short, no speech, error), speech_s, warnings, error; with --speakers, a 'speaker' "
+                   "row per speaker after the file row, and a last column naming each row's speaker.")
 @click.option("--explain", is_flag=True,
               help="Show which time-frequency regions of the spectrogram drove each decision: a field of "
                    "the --json records, else PNGs written to --explain-dir.")
@@ -418,7 +419,9 @@ def predict(sources, model_dir, window_s, hop_s, as_json, as_jsonl, as_csv, expl
     """Predict the emotion of audio files or folders (`-` reads audio from standard input).
 
     Recordings longer than twice the window are scored window by window, skipping
-    silence: a timeline of segments, an overall label and the share of time per emotion.
+    windows where the voice detector finds too little speech: a timeline of segments, an
+    overall label and the share of time per emotion. With --speakers, each speaker's turns
+    are scored on their own, and every segment names its speaker.
     Results come in the order the files were given (a folder's files by name). Audio with
     less than half a second of speech gets no emotion but the outcome 'too short' (or
     'no speech'); input outside what the model was measured on (narrowband, clipped, very
