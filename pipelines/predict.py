@@ -19,7 +19,7 @@ from ser_img.errors import UsageError
 from ser_img.files import find_audio
 from ser_img.labels import EMOTIONS
 from ser_img.recognizer import EmotionRecognizer, Recognition, describe_model_dir, failure_record
-from ser_img.speakers import parse_speakers
+from ser_img.speakers import channels_error, parse_speakers
 from ser_img.stream import channel_count
 
 from . import Progress, no_progress
@@ -100,8 +100,7 @@ def _check_two_channels(paths: list[Path]) -> None:
     for path in paths:
         count = None if is_stream(path) else channel_count(path)
         if count is not None and count != 2:
-            raise UsageError(f"{path}: --speakers channels needs a two-channel recording (one party per channel); "
-                             f"this one has {count} channel{'s' * (count != 1)}")
+            raise channels_error(path, count)
 
 
 def iter_answers(recognizer: EmotionRecognizer, paths: list[Path], chunk: int = 64,

@@ -63,10 +63,7 @@ def active_extractors(settings: RenderSettings) -> list[Extractor]:
 
 def render_inputs(samples: np.ndarray, settings: RenderSettings) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 RGB image, float32 feature vector) of a mono clip at `settings.sample_rate`."""
-    trimmed = trim_silence(np.asarray(samples, dtype=np.float32), settings)
-    image = to_image(log_mel(centre(trimmed, settings.window_samples), settings), settings)
-    parts = [np.asarray(e.compute(trimmed, settings), dtype=np.float32) for e in active_extractors(settings)]
-    return image, np.concatenate(parts)
+    return render_inputs_batch([samples], settings)[0]
 
 
 def render_inputs_batch(signals: list[np.ndarray], settings: RenderSettings) -> list[tuple[np.ndarray, np.ndarray]]:

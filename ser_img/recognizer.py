@@ -39,7 +39,7 @@ from .quality import MIN_SPEECH_S, measure, warnings_for
 from .spectrogram import RenderSettings, encode_png, to_image
 from .parallel import worker_pool
 from .segmenter import SpeechMask, get_segmenter
-from .speakers import CHANNEL_NAMES, diarize, parse_speakers
+from .speakers import CHANNEL_NAMES, channels_error, diarize, parse_speakers
 from .speakers import pieces as speech_pieces
 from .speakers import turns as speaker_turns
 from .stream import BLOCK_S, Window, audio_duration, batched, channel_count, cut, read_blocks, sliding_windows
@@ -441,25 +441,24 @@ class EmotionRecognizer:
         turns, each turn scored whole (or in windows when longer than LONG_FACTOR windows).
         The audio is read three times (speech, voices, emotions), never held whole."""
         if speakers == "channels" and channels != 2:
-            raise UsageError(f"{source or 'audio array'}: --speakers channels needs a two-channel recording "
-                             f"(one party per channel); this one has {channels} channel{'s' * (channels != 1)}")
-        progress = _Stages(advance, duration_s)
+            raise channels_error(source or "audio array", channels)
         workers = 1 if duration_s < PARALLEL_FROM_S else self.workers
         with worker_pool(workers) as mapper:
             if speakers == "channels":
-                names = list(CHANNEL_NAMES[2])
-                masks = [self._find_speech(open_blocks(k), progress.stage(0.3 / 2)) for k in range(2)]
-                turns = sorted((t for k, mask in enumerate(masks) for t in
-                                speaker_turns(mask.spans(), np.full(len(mask.spans()), k), self.sample_rate)),
+                names = list(CHANNEL_NAMES)
+                masks = [self._find_speech(open_blocks(k), _part(advance, 0.3 / 2)) for k in range(2)]
+                spans = [mask.spans() for mask in masks]
+                turns = sorted((t for k, found in enumerate(spans) for t in
+                                speaker_turns(found, np.full(len(found), k), self.sample_rate)),
                                key=lambda t: (t.start, t.speaker))
             else:
-                names, masks, turns = self._voices(open_blocks, speakers, mapper, progress)
+                names, masks, turns = self._voices(open_blocks, speakers, mapper, advance)
             tally = _Tally(self.sample_rate, image or explain)
-            stage = progress.stage(0.5 / (2 if speakers == "channels" else 1))
+            stage = _part(advance, 0.5 / (2 if speakers == "channels" else 1))
             for channel in (range(2) if speakers == "channels" else [None]):
                 windows = [(w, t.speaker) for t in turns if channel is None or t.speaker == channel
                            for w in self._turn_windows(t, masks[t.speaker])]
-                clips = cut(_stopping(open_blocks(channel), stage), [w[:2] for w, _ in windows])
+                clips = cut(_stopping(open_blocks(channel), stage, self.sample_rate), [w[:2] for w, _ in windows])
                 for group in batched(zip(windows, clips), WINDOW_BATCH * IN_FLIGHT):
                     found = [_Clip(start, end, samples, speaker, weight)
                              for ((start, end, weight), speaker), samples in group]
@@ -472,19 +471,19 @@ class EmotionRecognizer:
         speech = sum(m.seconds() for m in (masks if speakers == "channels" else masks[:1]))
         return self._timeline_result(tally, speech, duration_s, duration_s, source, image, explain, names)
 
-    def _voices(self, open_blocks: Callable, speakers: str | int, mapper, progress: _Stages) -> tuple:
+    def _voices(self, open_blocks: Callable, speakers: str | int, mapper, advance) -> tuple:
         """Speaker names, speech masks (one per speaker) and turns of a mixed recording."""
         rate = self.sample_rate
-        mask = self._find_speech(open_blocks(None), progress.stage(0.2))
+        mask = self._find_speech(open_blocks(None), _part(advance, 0.2))
         spans = speech_pieces(mask.spans(), rate)
-        clips = cut(_stopping(open_blocks(None), progress.stage(0.3)), spans)
+        clips = cut(_stopping(open_blocks(None), _part(advance, 0.3), rate), spans)
         found = diarize(spans, clips, rate, None if speakers == "auto" else int(speakers), mapper)
         names = [f"S{k + 1}" for k in range(int(found.max()) + 1 if len(found) else 0)]
         return names, [mask] * len(names), speaker_turns(spans, found, rate)
 
     def _find_speech(self, blocks: Iterable[np.ndarray], advance) -> SpeechMask:
         mask = self.segmenter.new_mask(self.sample_rate)
-        for _ in self.segmenter.follow(_stopping(blocks, advance), mask):
+        for _ in self.segmenter.follow(_stopping(blocks, advance, self.sample_rate), mask):
             pass
         return mask
 
@@ -823,21 +822,14 @@ def _speaker_summaries(tally: _Tally, names: list[str]) -> list[SpeakerSummary]:
     return summaries
 
 
-class _Stages:
-    """Progress in seconds of audio over a job that reads the audio several times: each
-    stage (a read-through) stands for a fraction of the duration."""
-
-    def __init__(self, advance: Callable[[float], None] | None, duration_s: float):
-        self.advance, self.duration_s = advance, duration_s
-
-    def stage(self, fraction: float) -> Callable[[float], None] | None:
-        if self.advance is None:
-            return None
-        return lambda seconds: self.advance(seconds * fraction)
+def _part(advance: Callable[[float], None] | None, fraction: float) -> Callable[[float], None] | None:
+    """Progress for one read-through of audio read several times: each second read counts as
+    `fraction` of a second of the recording."""
+    return None if advance is None else (lambda seconds: advance(seconds * fraction))
 
 
 def _stopping(blocks: Iterable[np.ndarray], advance: Callable[[float], None] | None,
-              rate: int = 16000) -> Iterator[np.ndarray]:
+              rate: int) -> Iterator[np.ndarray]:
     """The blocks, telling `advance` each block's seconds (where a caller may stop the job)."""
     for block in blocks:
         yield block

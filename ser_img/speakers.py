@@ -25,7 +25,7 @@ AUTO_THRESHOLD = 0.4
 MIN_SHARE = 0.1
 TURN_GAP_S = 1.0  # one speaker's pieces closer than this, with nobody between, are one turn
 MAX_SPEAKERS = 20
-CHANNEL_NAMES = {2: ("left", "right")}
+CHANNEL_NAMES = ("left", "right")  # the parties of a two-channel recording
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,12 @@ def parse_speakers(value) -> str | int | None:
     if count is not None and not 1 <= count <= MAX_SPEAKERS:
         raise UsageError(f"speakers must be between 1 and {MAX_SPEAKERS}, not {count}")
     return count
+
+
+def channels_error(source, channels: int) -> UsageError:
+    """`--speakers channels` on a recording without exactly two channels."""
+    return UsageError(f"{source}: --speakers channels needs a two-channel recording (one party per channel); "
+                      f"this one has {channels} channel{'s' * (channels != 1)}")
 
 
 def pieces(spans: np.ndarray, rate: int) -> np.ndarray:
