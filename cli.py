@@ -21,8 +21,8 @@ import click
 from ser_img import __version__
 from ser_img.errors import NoModelError, SerImgError, TooFewSpeakersError
 from ser_img.labels import EMOTIONS
-from ser_img.members import HEADS as _HEADS
-from ser_img.settings import TrainSettings
+from ser_img.members.registry import HEADS as _HEADS
+from ser_img.ensemble.settings import TrainSettings
 
 _TRAIN_DEFAULTS = TrainSettings()  # one source for training defaults: the options show its values
 EXIT_SOME_FAILED = 1
@@ -141,7 +141,7 @@ class _SpeakersType(click.ParamType):
 
     def convert(self, value, param, ctx):
         from ser_img.errors import UsageError
-        from ser_img.speakers import parse_speakers
+        from ser_img.conversation.speakers import parse_speakers
 
         try:
             return parse_speakers(value)
@@ -212,7 +212,7 @@ def render(sources, out_dir, speaker_from, force, workers, size, window, functio
       ser-img render Audio_Speech_Actors_01-24 --out data/ravdess-tel --channel telephone
     """
     from pipelines.render import render_folder
-    from ser_img.spectrogram import RenderSettings
+    from ser_img.features.spectrogram import RenderSettings
 
     settings = RenderSettings(height=size, width=size, window_s=window,
                               functionals="" if functionals == "none" else functionals,
@@ -286,7 +286,7 @@ def _train_settings(epochs: int | None, **changes):
 
 def _metrics_table(scores: dict) -> str:
     """Pooled out-of-fold figures per member, then accuracy/UAR/macro-F1 per fold."""
-    from ser_img.members import MEMBER_ORDER
+    from ser_img.members.registry import MEMBER_ORDER
 
     members = [name for name in MEMBER_ORDER if name in scores["overall"]]
     lines = ["speaker-grouped cross-validation (pooled out-of-fold predictions)",
@@ -511,7 +511,7 @@ def _predict_json_lines(sources, model_dir, window_s, hop_s, workers, explain, s
 
 def _say_what_stands_out(predictions) -> None:
     """Each explanation in one sentence, so a picture of noise is not read as a finding."""
-    from ser_img.explain import summary
+    from ser_img.report.explain import summary
 
     for p in predictions:
         if p.explanation is not None:

@@ -40,7 +40,7 @@ def peak_rss_mib() -> float:
 
 
 def audio_files(data: Path, clips: int) -> list[Path]:
-    from ser_img.files import find_audio
+    from ser_img.corpus.files import find_audio
 
     return [path for path, _ in find_audio([data])][:clips]
 
@@ -76,8 +76,8 @@ def stage_render(args) -> dict:
 def stage_latency(args) -> dict:
     """Warm single-clip prediction; run under `taskset` on one core by the parent."""
     import numpy as np
-    from ser_img.audio import load_audio
-    from ser_img.model import load_model
+    from ser_img.audio.decode import load_audio
+    from ser_img.ensemble.model import load_model
 
     model = load_model(args.model)
     files = audio_files(args.data, 60)
@@ -184,7 +184,7 @@ def main() -> None:
                   "train": stage_train}[args.stage](args)
         print(json.dumps({**result, "peak_rss_mib": peak_rss_mib()}))
         return
-    from ser_img.model import find_default_model
+    from ser_img.ensemble.model import find_default_model
 
     args.model = args.model or find_default_model()
     results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"),

@@ -22,7 +22,7 @@ import soundfile
 from common import describe_model, machine, save_results
 from long_memory import peak_rss_mb
 
-from ser_img.audio import load_audio
+from ser_img.audio.decode import load_audio
 from ser_img.recognizer import resolve_model_dir
 
 RATE = 16000

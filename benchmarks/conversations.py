@@ -25,7 +25,7 @@ with a JSON of its reference turns to the cache folder (reused when there).
 
 Then each conversation is scored with the recognizer's diarizing prediction, once with
 `speakers="auto"` and once told the true count, and each of its clips is scored alone
-(`recognizer.predict(clip)`). Diarization error rate: ser_img.der (missed + false alarm +
+(`recognizer.predict(clip)`). Diarization error rate: ser_img.conversation.der (missed + false alarm +
 confusion over scored reference speech, 0.25-s collar each side of every reference boundary,
 overlap scored), the hypothesis being the timeline's segments, each speaker's merged.
 
@@ -61,10 +61,10 @@ import soundfile
 from common import describe_model, machine, save_results
 
 from ser_img import EmotionRecognizer
-from ser_img.audio import load_audio
-from ser_img.der import diarization_error, merge_turns
+from ser_img.audio.decode import load_audio
+from ser_img.conversation.der import diarization_error, merge_turns
 from ser_img.labels import EMOTIONS, parse_ravdess_name
-from ser_img.signal import frame
+from ser_img.audio.signal import frame
 
 RATE = 16000
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -317,7 +317,7 @@ def markdown(results: dict, command: str) -> str:
              "a turn, 2-3 min, pauses 0.2-1.5 s, 15 % of speaker changes overlapping by 0.2-0.5 s, white noise "
              f"{results['snr_db']:g} dB below the speech. `told`: `speakers=\"auto\"` or the true count.", "",
              "Who spoke when. DER: missed + false alarm + confusion over scored reference speech, 0.25-s collar "
-             "each side of every reference boundary, overlap scored (`ser_img.der`); mean over conversations, "
+             "each side of every reference boundary, overlap scored (`ser_img.conversation.der`); mean over conversations, "
              "then pooled over all of them, with its parts; speakers found: mean count, and how often right; "
              "turns found: the timeline's merged turns per reference turn.", "",
              "| speakers | told | conv. | audio | DER mean (target) | DER pooled | missed | false alarm | confusion "

@@ -24,7 +24,7 @@ import soundfile
 from common import RESULTS, describe_model, machine
 
 from ser_img.labels import EMOTIONS
-from ser_img.synth import synth_clip
+from ser_img.corpus.synth import synth_clip
 
 RATE = 22050
 

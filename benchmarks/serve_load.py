@@ -25,7 +25,7 @@ import numpy as np
 import soundfile
 from common import RESULTS, describe_model, machine
 
-from ser_img.synth import synth_clip
+from ser_img.corpus.synth import synth_clip
 
 
 def free_port() -> int:

@@ -14,11 +14,11 @@ import time
 
 import numpy as np
 
-from ser_img.cnn import cnn_outputs, train_cnn
-from ser_img.dataset import load_labelled_images
-from ser_img.folds import speaker_folds
-from ser_img.heads import balanced_weights
-from ser_img.settings import CnnSettings
+from ser_img.members.cnn import cnn_outputs, train_cnn
+from ser_img.corpus.dataset import load_labelled_images
+from ser_img.ensemble.folds import speaker_folds
+from ser_img.members.heads import balanced_weights
+from ser_img.members.settings import CnnSettings
 
 # At 00f4549 the list also held "all_aug40" (CnnSettings(epochs=40), every augmentation on)
 # and "shift_masks30" (CnnSettings(epochs=30, mixup_alpha=0.0)).

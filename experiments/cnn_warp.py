@@ -13,11 +13,11 @@ import sys
 
 import numpy as np
 
-from ser_img.cnn import cnn_outputs, train_cnn
-from ser_img.dataset import load_labelled_images
-from ser_img.folds import speaker_folds
-from ser_img.heads import balanced_weights
-from ser_img.settings import CnnSettings
+from ser_img.members.cnn import cnn_outputs, train_cnn
+from ser_img.corpus.dataset import load_labelled_images
+from ser_img.ensemble.folds import speaker_folds
+from ser_img.members.heads import balanced_weights
+from ser_img.members.settings import CnnSettings
 
 
 def main(images_dir, warp_freq, warp_time):

@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ser_img.dataset import load_labelled_images  # noqa: E402
-from ser_img.features import feature_blocks  # noqa: E402
-from ser_img.folds import speaker_folds  # noqa: E402
-from ser_img.heads import N_CLASSES, LogisticHead, MlpHead  # noqa: E402
-from ser_img.members import REGISTRY  # noqa: E402
+from ser_img.corpus.dataset import load_labelled_images  # noqa: E402
+from ser_img.features.extractors import feature_blocks  # noqa: E402
+from ser_img.ensemble.folds import speaker_folds  # noqa: E402
+from ser_img.members.heads import N_CLASSES, LogisticHead, MlpHead  # noqa: E402
+from ser_img.members.registry import REGISTRY  # noqa: E402
 from pipelines.train import class_masks, corpus_weights  # noqa: E402
-from ser_img.metrics import summary  # noqa: E402
+from ser_img.report.metrics import summary  # noqa: E402
 
 CORPORA = ("ravdess", "nemo", "ased", "emovo", "spanish", "korean")
 

@@ -2,7 +2,7 @@
 
     python experiments/descriptor_features.py IMAGES_DIR [OOF_NPZ]
 
-Reads the sources listed in IMAGES_DIR/manifest.csv, computes ser_img.descriptors for
+Reads the sources listed in IMAGES_DIR/manifest.csv, computes ser_img.features.descriptors for
 each (cached beside the manifest), and scores classifiers by speaker-grouped CV.
 """
 
@@ -14,12 +14,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ser_img.audio import load_audio
-from ser_img.descriptors import descriptors
-from ser_img.folds import speaker_folds
+from ser_img.audio.decode import load_audio
+from ser_img.features.descriptors import descriptors
+from ser_img.ensemble.folds import speaker_folds
 from ser_img.labels import EMOTIONS
-from ser_img.manifest import read_manifest
-from ser_img.spectrogram import RenderSettings, trim_silence
+from ser_img.corpus.manifest import read_manifest
+from ser_img.features.spectrogram import RenderSettings, trim_silence
 
 
 def load(images_dir):

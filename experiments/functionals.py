@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.train import _chosen_stacker
-from ser_img.audio import load_audio
-from ser_img.functionals import functionals
-from ser_img.heads import LogisticHead, stack_features
-from ser_img.metrics import summary
-from ser_img.settings import TrainSettings
-from ser_img.spectrogram import RenderSettings, trim_silence
+from ser_img.audio.decode import load_audio
+from ser_img.features.functionals import functionals
+from ser_img.members.heads import LogisticHead, stack_features
+from ser_img.report.metrics import summary
+from ser_img.ensemble.settings import TrainSettings
+from ser_img.features.spectrogram import RenderSettings, trim_silence
 
 VARIANTS = {  # name: (feature set, rate, trimmed)
     "compare16": ("ComParE_2016", 16000, True),

@@ -6,7 +6,7 @@
    D in DURATIONS; accuracy per D, with the measured `speech_seconds` of each cut.
 2. Degradations of whole clips: telephone band (8 kHz), clipping (gain then clip at full
    scale), low level, white noise at a signal-to-noise ratio; accuracy per condition and the
-   detector statistic of ser_img.quality for clean and degraded clips.
+   detector statistic of ser_img.audio.quality for clean and degraded clips.
 
 RAVDESS actors 01-18 are the shipped model's training speakers: the absolute accuracies are
 optimistic, and it is the change with duration or degradation that is used.
@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_img import quality
-from ser_img.audio import load_audio, to_rate
+from ser_img.audio import quality
+from ser_img.audio.decode import load_audio, to_rate
 from ser_img.labels import EMOTIONS
 from ser_img.recognizer import EmotionRecognizer
-from ser_img.signal import trim_silence
+from ser_img.audio.signal import trim_silence
 
 DURATIONS = [0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, None]  # None: the whole clip
 RAVDESS_EMOTIONS = {f"{i + 1:02d}": name for i, name in enumerate(EMOTIONS)}

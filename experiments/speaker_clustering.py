@@ -1,9 +1,9 @@
-"""How to cluster speech pieces into speakers: the choice behind ser_img.speakers.
+"""How to cluster speech pieces into speakers: the choice behind ser_img.conversation.speakers.
 
     python experiments/speaker_clustering.py [--ravdess ../shared/ravdess] [--cache /tmp/ser-img-pieces.npz]
 
 Every RAVDESS clip's speech (found by the voice detector) is cut into pieces as
-`ser_img.speakers.pieces` cuts a conversation, and each piece is embedded with the voice
+`ser_img.conversation.speakers.pieces` cuts a conversation, and each piece is embedded with the voice
 encoder's speaker embedding (cached). Then 30 random groups of 1-4 actors, 12 clips each,
 are clustered, and each method's accuracy is the part of the speech (seconds) whose piece
 lands in the cluster mapped to its actor (one-to-one, Hungarian): 1 - confusion, in DER terms.
@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ser_img import speakers
-from ser_img.audio import load_audio
-from ser_img.segmenter import SileroSegmenter, speech_spans
+from ser_img.conversation import speakers
+from ser_img.audio.decode import load_audio
+from ser_img.speech.segmenter import SileroSegmenter, speech_spans
 
 RATE = 16000
 

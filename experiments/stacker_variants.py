@@ -9,8 +9,8 @@ Each variant is scored by the same speaker-grouped folds the model was trained w
 import sys
 
 import numpy as np
-from ser_img.heads import LogisticHead, stack_features
-from ser_img.members import MEMBER_ORDER as MEMBERS
+from ser_img.members.heads import LogisticHead, stack_features
+from ser_img.members.registry import MEMBER_ORDER as MEMBERS
 
 
 def cross_validated_accuracy(fit, features, labels, folds):

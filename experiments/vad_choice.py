@@ -1,4 +1,4 @@
-"""Which voice-activity detector: Silero VAD (ser_img.vad), WebRTC's VAD, or the energy gate.
+"""Which voice-activity detector: Silero VAD (ser_img.speech.vad), WebRTC's VAD, or the energy gate.
 
     python experiments/vad_choice.py [--ravdess ../shared/ravdess]
     # WebRTC's rows need `pip install webrtcvad-wheels` (in a throwaway environment: it is not
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_img.audio import load_audio
-from ser_img.segmenter import EnergySegmenter, SileroSegmenter
-from ser_img.signal import trim_silence
+from ser_img.audio.decode import load_audio
+from ser_img.speech.segmenter import EnergySegmenter, SileroSegmenter
+from ser_img.audio.signal import trim_silence
 
 RATE = 16000
 

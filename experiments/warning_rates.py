@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from ser_img import quality
-from ser_img.audio import load_audio, to_rate
+from ser_img.audio import quality
+from ser_img.audio.decode import load_audio, to_rate
 
 KINDS = ("narrowband", "clipped", "very low level", "background noise")
 

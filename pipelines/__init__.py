@@ -7,7 +7,7 @@ never print. Results come back as plain data for the CLI to show.
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ser_img.parallel import single_threaded_blas  # noqa: F401  (benchmarks import it from here)
+from ser_img.runtime.parallel import single_threaded_blas  # noqa: F401  (benchmarks import it from here)
 
 # progress(iterable, total, label) -> iterable yielding the same items
 Progress = Callable[[Iterable[Any], int, str], Iterable[Any]]

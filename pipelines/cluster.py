@@ -4,7 +4,7 @@ The client finds the files, sends the model to the workers once (its files' byte
 against the model's manifest on both sides) and submits batches of paths; each worker
 loads the model once per process and scores its batches with the recognizer (`recognize_paths`), the code
 path of a local run, so the answers are the same. Only the client writes results, one
-Parquet part per finished batch (ser_img.results), so a task that Dask runs again after a
+Parquet part per finished batch (pipelines.results), so a task that Dask runs again after a
 worker died can never add a second row. Audio paths (and render's output folder) must be
 on a filesystem that every worker sees.
 
@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ser_img.errors import ClusterError, SerImgError, UsageError
-from ser_img.files import find_audio
-from ser_img.model import MANIFEST_FILE, EmotionModel, load_model, read_description
+from ser_img.corpus.files import find_audio
+from ser_img.ensemble.model import MANIFEST_FILE, EmotionModel, load_model, read_description
 from ser_img.recognizer import FILE_BATCH, EmotionRecognizer, model_info, resolve_model_dir
-from ser_img.results import ParquetResults, failure_row, file_row, segment_rows, speaker_rows
-from ser_img.spectrogram import RenderSettings
+from pipelines.results import ParquetResults, failure_row, file_row, segment_rows, speaker_rows
+from ser_img.features.spectrogram import RenderSettings
 
 from . import Progress, no_progress
 from .predict import PredictReport, assemble_report, recognize_paths

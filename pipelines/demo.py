@@ -2,7 +2,7 @@
 rendered, trained on, evaluated and predicted.
 
 The examples are eight RAVDESS clips kept in the package (ser_img/examples, with their
-CC BY-NC-SA attribution). The corpus is SYNTHETIC (see ser_img.synth): it shows training
+CC BY-NC-SA attribution). The corpus is SYNTHETIC (see ser_img.corpus.synth): it shows training
 working end to end without a download; its figures say nothing about real speech.
 """
 
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import ser_img
 from ser_img.labels import EMOTIONS, clip_info
-from ser_img.model import PACKAGED_MODEL
+from ser_img.ensemble.model import PACKAGED_MODEL
 from ser_img.recognizer import EmotionRecognizer, Recognition, describe_model_dir
-from ser_img.settings import TrainSettings
-from ser_img.synth import generate_corpus
+from ser_img.ensemble.settings import TrainSettings
+from ser_img.corpus.synth import generate_corpus
 
 from . import Progress, no_progress
 from .evaluate import EvaluateReport, evaluate

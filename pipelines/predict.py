@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_img.audio import is_stream
+from ser_img.audio.decode import is_stream
 from ser_img.errors import UsageError
-from ser_img.files import find_audio
+from ser_img.corpus.files import find_audio
 from ser_img.labels import EMOTIONS
 from ser_img.recognizer import EmotionRecognizer, Recognition, describe_model_dir, failure_record
-from ser_img.speakers import channels_error, parse_speakers
-from ser_img.stream import channel_count
+from ser_img.conversation.speakers import channels_error, parse_speakers
+from ser_img.audio.stream import channel_count
 
 from . import Progress, no_progress
 
@@ -126,8 +126,8 @@ def assemble_report(model_dir: Path, paths: list[Path], results: dict) -> Predic
 
 def write_explanations(predictions: list[Recognition], out_dir: Path) -> list[Path]:
     """Each explained recognition's map drawn over its image, as OUT_DIR/NAME.png."""
-    from ser_img.explain import overlay
-    from ser_img.spectrogram import write_png
+    from ser_img.report.explain import overlay
+    from ser_img.features.spectrogram import write_png
 
     written, taken = [], set()
     for p in predictions:

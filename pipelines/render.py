@@ -7,13 +7,13 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ser_img.audio import load_audio
-from ser_img.channel import apply_channel
+from ser_img.audio.decode import load_audio
+from ser_img.audio.channel import apply_channel
 from ser_img.errors import SerImgError, UsageError
-from ser_img.files import find_audio
-from ser_img.folds import MIN_SPEAKERS
+from ser_img.corpus.files import find_audio
+from ser_img.ensemble.folds import MIN_SPEAKERS
 from ser_img.labels import ClipInfo, clip_info, listed_clips, speaker_lookup
-from ser_img.manifest import (
+from ser_img.corpus.manifest import (
     MANIFEST_NAME,
     ManifestRow,
     file_sha256,
@@ -22,10 +22,10 @@ from ser_img.manifest import (
     write_manifest,
     write_settings,
 )
-from ser_img.features import feature_path, render_inputs, write_features
-from ser_img.spectrogram import RenderSettings, remove_stale_temporaries, write_png
+from ser_img.features.extractors import feature_path, render_inputs, write_features
+from ser_img.features.spectrogram import RenderSettings, remove_stale_temporaries, write_png
 
-from ser_img.parallel import run_parallel
+from ser_img.runtime.parallel import run_parallel
 
 from . import Progress, no_progress
 

@@ -37,7 +37,7 @@ from starlette.exceptions import HTTPException
 
 from ser_img import __version__
 from ser_img.errors import AudioError, DecodeError, UsageError
-from ser_img.speakers import parse_speakers
+from ser_img.conversation.speakers import parse_speakers
 from ser_img.recognizer import EmotionRecognizer, describe_model_dir
 
 log = logging.getLogger("ser_img")
@@ -88,7 +88,7 @@ def model_card(model_dir: Path | None) -> dict:
 
 def _summary(card: dict) -> dict:
     """The model's measured accuracy and its weights' licence, for the web page's note."""
-    from ser_img.card import weights_licence
+    from ser_img.store.card import weights_licence
 
     description = card["model"] or {}
     cv = description.get("cv") or {}

@@ -28,20 +28,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_img import metrics
-from ser_img.card import model_card
-from ser_img.dataset import LabelledImages, load_corpora
+from ser_img.report import metrics
+from ser_img.store.card import model_card
+from ser_img.corpus.dataset import LabelledImages, load_corpora
 from ser_img.errors import ModelError, UsageError
-from ser_img.folds import check_speakers, speaker_folds
-from ser_img.features import feature_blocks
-from ser_img.heads import N_CLASSES, DenseHead, balanced_weights, stack_features, weighted_vote
-from ser_img.lite import LiteCnn
-from ser_img.members import CNN, HEADS, MEMBER_ORDER, REGISTRY, members_for, needs_cnn
-from ser_img.metrics import fit_temperature
-from ser_img.model import EmotionModel, FoldModel, save_model
+from ser_img.ensemble.folds import check_speakers, speaker_folds
+from ser_img.features.extractors import feature_blocks
+from ser_img.members.heads import N_CLASSES, DenseHead, balanced_weights, stack_features, weighted_vote
+from ser_img.runtime.lite import LiteCnn
+from ser_img.members.registry import CNN, HEADS, MEMBER_ORDER, REGISTRY, members_for, needs_cnn
+from ser_img.report.metrics import fit_temperature
+from ser_img.ensemble.model import EmotionModel, FoldModel, save_model
 from ser_img.labels import EMOTIONS
-from ser_img.settings import TrainSettings
-from ser_img.spectrogram import encode_png
+from ser_img.ensemble.settings import TrainSettings
+from ser_img.features.spectrogram import encode_png
 
 from . import Progress, no_progress
 
@@ -221,7 +221,7 @@ def _fit_cnn_part(fold: FoldModel, data: LabelledImages, parts, p: int, test_idx
 
 
 def _train_cnn(data: LabelledImages, rows: np.ndarray, settings: TrainSettings, seed: int, weights: np.ndarray):
-    from ser_img.cnn import train_cnn
+    from ser_img.members.cnn import train_cnn
 
     return train_cnn(data.images[rows], data.labels[rows], N_CLASSES, settings.cnn, seed=seed,
                      sample_weight=weights)
@@ -255,7 +255,7 @@ def _deployable(keras_cnn, images: np.ndarray) -> LiteCnn:
 
     The figures are computed with this runtime, so they are the shipped model's figures.
     """
-    from ser_img.cnn import cnn_outputs, to_tflite
+    from ser_img.members.cnn import cnn_outputs, to_tflite
 
     lite = LiteCnn(to_tflite(keras_cnn), N_CLASSES)
     sample = images[:64]

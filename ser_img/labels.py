@@ -131,7 +131,7 @@ def speaker_lookup(spec: str) -> Callable[[Path], str | None]:
 def _speaker_table(csv_path: Path) -> Callable[[Path], str | None]:
     import csv
 
-    from .errors import UsageError
+    from ser_img.errors import UsageError
 
     try:
         with open(csv_path, newline="", encoding="utf-8") as handle:
@@ -161,7 +161,7 @@ def read_clip_list(csv_path: Path) -> dict[Path, tuple[str, ClipInfo]]:
     are ignored. Returns resolved path -> (path as written, ClipInfo)."""
     import csv
 
-    from .errors import UsageError
+    from ser_img.errors import UsageError
 
     csv_path = Path(csv_path)
     try:

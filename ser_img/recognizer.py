@@ -30,19 +30,19 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import __version__
-from .audio import InMemory, is_stream, load_audio, read_stream, to_rate
-from .errors import AudioError, NoModelError, SerImgError, UsageError
-from .labels import EMOTIONS
-from .features import render_inputs, render_inputs_batch
-from .quality import MIN_SPEECH_S, measure, warnings_for
-from .spectrogram import RenderSettings, encode_png, to_image
-from .parallel import worker_pool
-from .segmenter import SpeechMask, get_segmenter
-from .speakers import CHANNEL_NAMES, channels_error, diarize, parse_speakers
-from .speakers import pieces as speech_pieces
-from .speakers import turns as speaker_turns
-from .stream import BLOCK_S, Window, audio_duration, batched, channel_count, cut, read_blocks, sliding_windows
+from ser_img.version import __version__
+from ser_img.audio.decode import InMemory, is_stream, load_audio, read_stream, to_rate
+from ser_img.errors import AudioError, NoModelError, SerImgError, UsageError
+from ser_img.labels import EMOTIONS
+from ser_img.features.extractors import render_inputs, render_inputs_batch
+from ser_img.audio.quality import MIN_SPEECH_S, measure, warnings_for
+from ser_img.features.spectrogram import RenderSettings, encode_png, to_image
+from ser_img.runtime.parallel import worker_pool
+from ser_img.speech.segmenter import SpeechMask, get_segmenter
+from ser_img.conversation.speakers import CHANNEL_NAMES, channels_error, diarize, parse_speakers
+from ser_img.conversation.speakers import pieces as speech_pieces
+from ser_img.conversation.speakers import turns as speaker_turns
+from ser_img.audio.stream import BLOCK_S, Window, audio_duration, batched, channel_count, cut, read_blocks, sliding_windows
 
 LONG_FACTOR = 2.0  # audio longer than this many windows is scored as a timeline
 WINDOW_BATCH = 32  # windows (or short files) scored per call to the model
@@ -168,7 +168,7 @@ class Recognition:
             record["spectrogram_png"] = _base64_png(self.image)
             record["image_window"] = list(self.image_window)
         if self.explanation is not None:
-            from .explain import NOISE_FLOOR, SCALE_MAX, overlay, stands_out, summary
+            from ser_img.report.explain import NOISE_FLOOR, SCALE_MAX, overlay, stands_out, summary
 
             record["explanation"] = {
                 "method": "occlusion", "label": self.label, "window": list(self.image_window),
@@ -233,7 +233,7 @@ class EmotionRecognizer:
         if self.window_s <= 0 or self.hop_s <= 0:
             raise UsageError("window and hop must be positive")
         self.workers = workers
-        # What finds the speech in long audio and conversations (ser_img.segmenter).
+        # What finds the speech in long audio and conversations (ser_img.speech.segmenter).
         self.segmenter = get_segmenter(segmenter)
         # Who speaks, for every prediction that does not say: None (one voice), "auto", a
         # number of speakers or "channels".
@@ -248,7 +248,7 @@ class EmotionRecognizer:
     @classmethod
     def load(cls, path: str | Path | None = None, **options) -> EmotionRecognizer:
         """The model at `path`, or the default one (newest under ./artifacts, else packaged)."""
-        from .model import load_model
+        from ser_img.ensemble.model import load_model
 
         model_dir = resolve_model_dir(path)
         return cls(load_model(model_dir), model_dir, **options)
@@ -370,7 +370,7 @@ class EmotionRecognizer:
         Forward passes through the inference runtime only; the descriptors are held fixed, so
         the map says what the image contributed.
         """
-        from .explain import occlusion
+        from ser_img.report.explain import occlusion
 
         silence = to_image(np.zeros((1, 1), np.float32), self.settings)[0, 0]
         return occlusion(lambda images: self.score_images(images, descriptors), image, target, silence)
@@ -618,7 +618,7 @@ def _render_batch(job: tuple) -> list[tuple]:
 
 
 def _run_parallel(function, jobs, workers):
-    from .parallel import run_parallel
+    from ser_img.runtime.parallel import run_parallel
 
     return run_parallel(function, jobs, workers)
 
@@ -702,7 +702,7 @@ def model_info(info: dict) -> dict[str, str]:
 
 def resolve_model_dir(path: str | Path | None) -> Path:
     """`path`, or the default model: the newest under ./artifacts, else the packaged one."""
-    from .model import find_default_model
+    from ser_img.ensemble.model import find_default_model
 
     if path is not None:
         return Path(path)
@@ -714,7 +714,7 @@ def resolve_model_dir(path: str | Path | None) -> Path:
 
 def describe_model_dir(model_dir: Path) -> str:
     """How people should read a model's place: the shipped one by name, others by path."""
-    from .model import PACKAGED_MODEL
+    from ser_img.ensemble.model import PACKAGED_MODEL
 
     try:
         if Path(model_dir).resolve() == PACKAGED_MODEL.resolve():

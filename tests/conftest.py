@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ser_img.settings import CnnSettings, TrainSettings
-from ser_img.spectrogram import RenderSettings
-from ser_img.synth import generate_corpus
+from ser_img.ensemble.settings import TrainSettings
+from ser_img.members.settings import CnnSettings
+from ser_img.features.spectrogram import RenderSettings
+from ser_img.corpus.synth import generate_corpus
 
 # Small images and few epochs: the tests check behaviour, not accuracy.
 TINY_RENDER = RenderSettings(height=32, width=32, n_mels=32, window_s=2.0)
@@ -62,7 +63,7 @@ def write_long_recording(path: Path, sample_rate: int = 16000) -> tuple[Path, li
     import numpy as np
     import soundfile
 
-    from ser_img.synth import synth_clip
+    from ser_img.corpus.synth import synth_clip
 
     rng = np.random.default_rng(7)
     parts, voiced, t = [], [], 0.0

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import soundfile
 
-import ser_img.audio
-from ser_img.audio import load_audio
+import ser_img.audio.decode
+from ser_img.audio.decode import load_audio
 from ser_img.errors import AudioError
-from ser_img.spectrogram import RenderSettings, render
+from ser_img.features.spectrogram import RenderSettings, render
 from tests.sounds import dominant_frequency, encode, tone, write
 
 RATE = 16000
@@ -116,7 +116,7 @@ def test_permission_error_becomes_permission_denied(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(ser_img.audio, "open", refuse, raising=False)
+    monkeypatch.setattr(ser_img.audio.decode, "open", refuse, raising=False)
     assert "permission denied" in _error(path)
 
 

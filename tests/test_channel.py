@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from ser_img.channel import apply_channel, mu_law, telephone
-from ser_img.spectrogram import RenderSettings
+from ser_img.audio.channel import apply_channel, mu_law, telephone
+from ser_img.features.spectrogram import RenderSettings
 from ser_img.errors import UsageError
 
 

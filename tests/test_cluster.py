@@ -95,7 +95,7 @@ def archive(corpus, tmp_path_factory) -> Path:
 
 def test_render_on_cluster_matches_local(cluster, corpus, images, tmp_path):
     from pipelines.cluster import render_on_cluster
-    from ser_img.manifest import read_manifest
+    from ser_img.corpus.manifest import read_manifest
 
     report = render_on_cluster([corpus], tmp_path / "images", TINY_RENDER, cluster[0])
     assert report.rendered == 48 and not report.failures
@@ -170,7 +170,7 @@ def test_unreachable_scheduler_is_one_line_and_exit_2(stack_model, corpus, monke
 
 
 def test_parquet_parts_are_committed_whole_and_paths_never_doubled(tmp_path):
-    from ser_img.results import ParquetResults
+    from pipelines.results import ParquetResults
 
     def rows(*paths):
         return [{"path": p, "label": "sad", **{e: 0.125 for e in EMOTIONS}, "duration_s": 1.0,

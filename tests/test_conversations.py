@@ -13,11 +13,11 @@ import soundfile
 from click.testing import CliRunner
 
 from cli import main
-from ser_img.der import diarization_error
+from ser_img.conversation.der import diarization_error
 from ser_img.errors import UsageError
-from ser_img.signal import trim_silence
-from ser_img.speakers import parse_speakers
-from ser_img.synth import synth_clip
+from ser_img.audio.signal import trim_silence
+from ser_img.conversation.speakers import parse_speakers
+from ser_img.corpus.synth import synth_clip
 
 RATE = 16000
 EMOTIONS = ["neutral", "calm"]  # styles that keep a synthetic voice recognisable
@@ -224,7 +224,7 @@ def test_http_api_takes_speakers(server_url, two_voices):
 
 def test_a_speakers_part_without_its_files_part_is_dropped_on_resume(tmp_path):
     """A run killed between a batch's speakers part and its files part scores that batch again."""
-    from ser_img.results import ParquetResults
+    from pipelines.results import ParquetResults
 
     results = ParquetResults(tmp_path / "out")
     file_row = {"path": "a", "label": "sad", "duration_s": 9.0, "model_name": "m", "model_version": "1",

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from ser_img.errors import UsageError
-from ser_img.folds import speaker_folds
-from ser_img.heads import LogisticHead
+from ser_img.ensemble.folds import speaker_folds
+from ser_img.members.heads import LogisticHead
 from ser_img.labels import read_clip_list
 
 
@@ -73,7 +73,7 @@ def two_corpora(corpus, tmp_path_factory):
     """The synthetic corpus as two: RAVDESS names in one, a clip list of other speakers
     and only four classes in the other."""
     from pipelines.render import render_folder
-    from ser_img.synth import generate_corpus
+    from ser_img.corpus.synth import generate_corpus
     from tests.conftest import TINY_RENDER
 
     root = tmp_path_factory.mktemp("corpora")
@@ -97,7 +97,7 @@ def test_training_on_two_corpora_reports_each_and_ships_weighted_members(two_cor
     from dataclasses import replace
 
     from pipelines.train import train
-    from ser_img.model import load_model
+    from ser_img.ensemble.model import load_model
     from tests.conftest import TINY_TRAIN
 
     settings = replace(TINY_TRAIN, members=("desc", "smile", "enc"))
@@ -119,7 +119,7 @@ def test_training_on_two_corpora_reports_each_and_ships_weighted_members(two_cor
 
 
 def test_model_card_lists_every_corpus_with_its_terms():
-    from ser_img.card import data_lines, weights_licence
+    from ser_img.store.card import data_lines, weights_licence
 
     corpora = {"ravdess": {"clips": 10, "speakers": 2, "classes": ["neutral", "calm"]},
                "nemo": {"clips": 5, "speakers": 1, "classes": ["angry"]},
@@ -136,7 +136,7 @@ def test_model_card_lists_every_corpus_with_its_terms():
 def test_image_folders_must_be_rendered_alike(two_corpora, tmp_path):
     from pipelines.render import render_folder
     from pipelines.train import train
-    from ser_img.spectrogram import RenderSettings
+    from ser_img.features.spectrogram import RenderSettings
 
     first, second = two_corpora
     render_folder([second / ".." / "audio" / "labels.csv"], tmp_path / "third", RenderSettings(height=16, width=16,

@@ -1,4 +1,4 @@
-"""Diarization error rate (ser_img.der).
+"""Diarization error rate (ser_img.conversation.der).
 
 The figures were also checked against pyannote.metrics 4.2.0 (with pyannote.core 6.1.0), in a
 throwaway virtual environment outside the project (it is not a dependency): on 4,000 random
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from ser_img.der import diarization_error, merge_turns
+from ser_img.conversation.der import diarization_error, merge_turns
 
 REFERENCE = [(0.0, 4.0, "alice"), (4.5, 9.0, "bob"), (9.3, 12.0, "alice")]
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ser_img import encoder
-from ser_img.encoder import EncoderSettings, VoiceEncoder, encoder_features, encoder_features_batch
+from ser_img.features import encoder
+from ser_img.features.encoder import EncoderSettings, VoiceEncoder, encoder_features, encoder_features_batch
 
 REFERENCE = Path(__file__).parent / "data" / "resemblyzer_reference.npz"
 

@@ -5,17 +5,17 @@ import base64
 import numpy as np
 import pytest
 
-from ser_img.audio import load_audio
-from ser_img.explain import GRID, cells, masked
+from ser_img.audio.decode import load_audio
+from ser_img.report.explain import GRID, cells, masked
 from ser_img.labels import EMOTIONS
-from ser_img.features import render_inputs
-from ser_img.spectrogram import to_image
+from ser_img.features.extractors import render_inputs
+from ser_img.features.spectrogram import to_image
 
 
 @pytest.fixture(scope="module")
 def shipped():
     """The shipped model: its CNNs carry weight in its stack (the tiny test stack may give them none)."""
-    from ser_img.model import PACKAGED_MODEL
+    from ser_img.ensemble.model import PACKAGED_MODEL
     from ser_img.recognizer import EmotionRecognizer
 
     return EmotionRecognizer.load(PACKAGED_MODEL)

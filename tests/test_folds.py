@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from ser_img.errors import UsageError
-from ser_img.folds import speaker_folds
+from ser_img.ensemble.folds import speaker_folds
 
 
 def test_no_speaker_is_in_two_folds_and_every_clip_is_tested_once():

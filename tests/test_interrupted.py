@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from pipelines.render import render_folder
-from ser_img.manifest import read_manifest
+from ser_img.corpus.manifest import read_manifest
 from tests.conftest import TINY_RENDER
 from tests.sounds import tone, write
 
@@ -98,7 +98,7 @@ def test_changed_settings_empty_the_manifest_before_anything_is_rendered(tmp_pat
     """A run killed after a settings change must not leave old rows under the new settings."""
     from dataclasses import replace
 
-    from ser_img.manifest import read_settings
+    from ser_img.corpus.manifest import read_settings
 
     write(tmp_path / "audio" / "a.wav", tone(0.3), 16000)
     render_folder([tmp_path / "audio"], tmp_path / "img", TINY_RENDER, workers=1)

@@ -5,12 +5,12 @@ import warnings
 import numpy as np
 import pytest
 
-from ser_img.dataset import load_labelled_images
+from ser_img.corpus.dataset import load_labelled_images
 from ser_img.errors import ModelError
-from ser_img.heads import DenseHead, LogisticHead
-from ser_img.members import REGISTRY
-from ser_img.model import load_model
-from ser_img.settings import TrainSettings
+from ser_img.members.heads import DenseHead, LogisticHead
+from ser_img.members.registry import REGISTRY
+from ser_img.ensemble.model import load_model
+from ser_img.ensemble.settings import TrainSettings
 
 
 def test_dense_heads_round_trip(tmp_path):
@@ -74,7 +74,7 @@ def test_saved_model_loads_to_identical_probabilities(stack_model, images):
 
 
 def test_model_records_its_render_settings_and_metrics(stack_model, images):
-    from ser_img.manifest import read_settings
+    from ser_img.corpus.manifest import read_settings
 
     model = load_model(stack_model)
     rendered, kept = read_settings(images), json.loads((stack_model / "model.json").read_text())["members"]
@@ -147,8 +147,8 @@ def test_inference_runs_without_tensorflow(stack_model, corpus):
     clip = next(corpus.rglob("*.wav"))
     script = (
         "import sys\n"
-        "from ser_img.audio import load_audio\n"
-        "from ser_img.model import load_model\n"
+        "from ser_img.audio.decode import load_audio\n"
+        "from ser_img.ensemble.model import load_model\n"
         f"model = load_model({str(stack_model)!r})\n"
         f"p = model.predict_signals([load_audio({str(clip)!r}, model.render_settings.sample_rate).samples])\n"
         "assert abs(p.sum() - 1) < 1e-6, p\n"
@@ -160,8 +160,8 @@ def test_inference_runs_without_tensorflow(stack_model, corpus):
 
 def test_lite_cnn_matches_keras_and_a_mismatch_is_refused(monkeypatch):
     import pipelines.train as training
-    from ser_img.cnn import build_cnn
-    from ser_img.settings import CnnSettings
+    from ser_img.members.cnn import build_cnn
+    from ser_img.members.settings import CnnSettings
 
     keras_cnn = build_cnn(32, 32, 8, CnnSettings(channels=(4, 8)))
     images = np.random.default_rng(0).integers(0, 256, (10, 32, 32, 3)).astype(np.uint8)
@@ -174,7 +174,7 @@ def test_lite_cnn_matches_keras_and_a_mismatch_is_refused(monkeypatch):
 
 def test_stack_vote_weighs_the_member_that_helps_and_drops_noise():
     from pipelines.train import _chosen_stacker
-    from ser_img.heads import stack_features
+    from ser_img.members.heads import stack_features
 
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 8, 400)
@@ -194,8 +194,8 @@ def test_stack_probabilities_are_calibrated_on_out_of_fold_predictions():
     would be far more confident still; the temperature brings its confidence down to its
     accuracy on the clips it learned from."""
     from pipelines.train import _chosen_stacker
-    from ser_img.heads import stack_features
-    from ser_img.metrics import calibration
+    from ser_img.members.heads import stack_features
+    from ser_img.report.metrics import calibration
 
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 8, 2000)
@@ -217,7 +217,7 @@ def test_calibration_learns_only_from_out_of_fold_predictions(stack_model):
     """The saved stack (weights and temperature) is exactly what the out-of-fold
     probabilities alone give, and each fold's stack figure what the other folds' alone give."""
     from pipelines.train import _chosen_stacker
-    from ser_img.heads import stack_features
+    from ser_img.members.heads import stack_features
 
     description = json.loads((stack_model / "model.json").read_text())
     oof = np.load(stack_model / "oof.npz", allow_pickle=False)
@@ -247,7 +247,7 @@ def test_model_card_states_figures_and_licence(stack_model):
 
 
 def test_model_card_describes_the_data_and_the_head_actually_used():
-    from ser_img.card import model_card
+    from ser_img.store.card import model_card
 
     info = {"name": "m", "n_clips": 90, "speakers": ["ravdess-01", "ravdess-02", "tess-OAF", "savee-DC", "alice"],
             "members": ["cnn", "xgb"],

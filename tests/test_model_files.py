@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ser_img.errors import ModelError
-from ser_img.model import load_model
+from ser_img.ensemble.model import load_model
 
 
 def _interrupt(*args, **kwargs):
@@ -19,8 +19,8 @@ def _interrupt(*args, **kwargs):
 
 @pytest.mark.parametrize("replacing", [True, False])
 def test_interrupted_save_leaves_the_good_model_and_no_partial_one(stack_model, tmp_path, monkeypatch, replacing):
-    from ser_img.heads import DenseHead
-    from ser_img.model import save_model
+    from ser_img.members.heads import DenseHead
+    from ser_img.ensemble.model import save_model
 
     model = load_model(stack_model)
     target = tmp_path / "models" / "current"
@@ -37,7 +37,7 @@ def test_interrupted_save_leaves_the_good_model_and_no_partial_one(stack_model, 
 
 
 def test_model_directory_appears_only_when_complete(stack_model, tmp_path, monkeypatch):
-    import ser_img.model as model_module
+    import ser_img.ensemble.model as model_module
 
     model = model_module.load_model(stack_model)
     target = tmp_path / "new"
@@ -108,7 +108,7 @@ def encoder_model(images, tmp_path_factory) -> Path:
 
 
 def test_model_refuses_other_encoder_weights_than_it_was_trained_with(encoder_model, tmp_path, monkeypatch):
-    from ser_img import encoder
+    from ser_img.features import encoder
 
     stack_model = encoder_model
     description = json.loads((stack_model / "model.json").read_text())
@@ -120,7 +120,7 @@ def test_model_refuses_other_encoder_weights_than_it_was_trained_with(encoder_mo
         arrays = {k: data[k] for k in data.files}
     arrays["linear_bias"] = arrays["linear_bias"] + 1.0
     np.savez(other, **arrays)
-    import ser_img.features as features
+    import ser_img.features.extractors as features
 
     changed = tuple(e if e.name != "enc" else type(e)(e.name, e.enabled, e.size, e.compute, (other,))
                     for e in features.EXTRACTORS)

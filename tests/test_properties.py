@@ -12,7 +12,7 @@ import soundfile
 from hypothesis import HealthCheck, event, given, reject, settings
 from hypothesis import strategies as st
 
-from ser_img.audio import load_audio
+from ser_img.audio.decode import load_audio
 from ser_img.errors import AudioError
 from ser_img.labels import EMOTIONS
 
@@ -91,7 +91,7 @@ def test_loader_gives_sound_audio_or_a_clean_error(file):
 
 @pytest.fixture(scope="module")
 def model(stack_model):
-    from ser_img.model import load_model
+    from ser_img.ensemble.model import load_model
 
     return load_model(stack_model)
 

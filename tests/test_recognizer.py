@@ -10,11 +10,11 @@ import soundfile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ser_img.audio import load_audio
+from ser_img.audio.decode import load_audio
 from ser_img.errors import AudioError, ModelError, UsageError
 from ser_img.labels import EMOTIONS
 from ser_img.recognizer import EmotionRecognizer
-from ser_img.stream import read_blocks, sliding_windows
+from ser_img.audio.stream import read_blocks, sliding_windows
 from tests.conftest import write_long_recording
 
 
@@ -95,10 +95,10 @@ def test_silence_only_is_an_error_for_people(recognizer, tmp_path):
 
 
 def test_default_model_missing_is_a_model_error(tmp_path, monkeypatch):
-    import ser_img.model
+    import ser_img.ensemble.model
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(ser_img.model, "PACKAGED_MODEL", tmp_path / "not-installed")
+    monkeypatch.setattr(ser_img.ensemble.model, "PACKAGED_MODEL", tmp_path / "not-installed")
     with pytest.raises(ModelError, match="no model found"):
         EmotionRecognizer.load()
 

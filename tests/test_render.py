@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from pipelines.render import render_folder
-from ser_img.audio import load_audio
+from ser_img.audio.decode import load_audio
 from ser_img.errors import AudioError
-from ser_img.manifest import read_settings
-from ser_img.spectrogram import RenderSettings, read_png, render, trim_silence
+from ser_img.corpus.manifest import read_settings
+from ser_img.features.spectrogram import RenderSettings, read_png, render, trim_silence
 from tests.conftest import TINY_RENDER
 
 
@@ -108,7 +108,7 @@ def test_mel_filterbank_equals_librosas(sample_rate, n_fft, n_mels, fmin, fmax):
     """Our NumPy filterbank (no numba at start-up) is librosa's default one."""
     import librosa
 
-    from ser_img.signal import mel_basis as _mel_basis
+    from ser_img.audio.signal import mel_basis as _mel_basis
 
     ours = _mel_basis(sample_rate, n_fft, n_mels, fmin, fmax)
     theirs = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)

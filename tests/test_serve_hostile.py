@@ -67,7 +67,7 @@ def test_many_channels_at_a_high_rate_are_bounded_before_decoding(recognizer, tm
 def test_decoding_holds_a_bounded_block_whatever_the_channel_count(monkeypatch, tmp_path):
     import soundfile
 
-    from ser_img import audio
+    from ser_img.audio import decode as audio
 
     seen = []
     real_read = soundfile.SoundFile.read
@@ -122,8 +122,8 @@ def _wait_until(condition, seconds: float = 10.0) -> None:
 
 def _long_upload() -> bytes:
     """200 s of synthetic speech at 8 kHz: 200 windows of the tiny model, 7 passes."""
-    from ser_img.audio import to_rate
-    from ser_img.synth import synth_clip
+    from ser_img.audio.decode import to_rate
+    from ser_img.corpus.synth import synth_clip
 
     clip = synth_clip("angry", 2, 1, 1, np.random.default_rng(3), 16000)
     speech = np.concatenate([clip, np.zeros(len(clip) // 4, np.float32)])

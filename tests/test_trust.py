@@ -12,9 +12,9 @@ import soundfile
 from click.testing import CliRunner
 
 from cli import main
-from ser_img import quality
-from ser_img.audio import load_audio, to_rate
-from ser_img.explain import NOISE_FLOOR, SCALE_MAX, heat, overlay, stands_out, summary
+from ser_img.audio import quality
+from ser_img.audio.decode import load_audio, to_rate
+from ser_img.report.explain import NOISE_FLOOR, SCALE_MAX, heat, overlay, stands_out, summary
 
 CLIP = "Actor_01/03-01-05-01-01-01-01.wav"
 
@@ -129,7 +129,7 @@ def test_warnings_are_one_stderr_line_per_file_and_a_field_of_every_record(stack
 # -- evaluate: the model's own speakers apart, and calibration -----------------------------
 
 def test_evaluate_separates_the_models_training_speakers(stack_model, corpus, tmp_path):
-    from ser_img.synth import generate_corpus
+    from ser_img.corpus.synth import generate_corpus
 
     new_voices = tmp_path / "new"
     generate_corpus(new_voices, actors=[9], sample_rate=16000)
@@ -146,7 +146,7 @@ def test_evaluate_separates_the_models_training_speakers(stack_model, corpus, tm
 
 
 def test_evaluate_without_overlap_has_no_caution(stack_model, tmp_path):
-    from ser_img.synth import generate_corpus
+    from ser_img.corpus.synth import generate_corpus
 
     generate_corpus(tmp_path / "new", actors=[9], sample_rate=16000)
     result = run("evaluate", tmp_path / "new", "--model", stack_model, "--out", tmp_path / "r")

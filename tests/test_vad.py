@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ser_img import vad
+from ser_img.speech import vad
 from ser_img.errors import UsageError
-from ser_img.segmenter import EnergySegmenter, SileroSegmenter, get_segmenter, speech_spans
-from ser_img.spectrogram import RenderSettings, trim_silence
-from ser_img.synth import synth_clip
+from ser_img.speech.segmenter import EnergySegmenter, SileroSegmenter, get_segmenter, speech_spans
+from ser_img.features.spectrogram import RenderSettings, trim_silence
+from ser_img.corpus.synth import synth_clip
 
 REFERENCE = Path(__file__).parent / "data" / "silero_vad_reference.npz"
 RATE = 16000

@@ -8,7 +8,7 @@ Run once, in a throwaway environment that has PyTorch (never a dependency of ser
 
 It reads `resemblyzer/pretrained.pt` from the wheel (a legacy PyTorch pickle, read by
 PyTorch with weights_only=True) and writes `ser_img/encoders/ge2e_resemblyzer.npz`: the
-LSTM and linear weights as float32 arrays, loaded by ser_img.encoder with
+LSTM and linear weights as float32 arrays, loaded by ser_img.features.encoder with
 allow_pickle=False, and `ser_img/encoders/ORIGIN.json` (wheel and weights sha256).
 """
 

@@ -10,7 +10,7 @@ It reads the 16-kHz ONNX model, the one the package's own ONNX and TorchScript p
 the same answers as (the wheel's safetensors copy holds different weights: its outputs differ
 from the ONNX model's by up to 0.6, so it is not used).
 
-It writes `ser_img/encoders/silero_vad_16k.npz` (float32 arrays, loaded by ser_img.vad with
+It writes `ser_img/encoders/silero_vad_16k.npz` (float32 arrays, loaded by ser_img.speech.vad with
 allow_pickle=False), the wheel's licence as `LICENSE-silero-vad` and `ORIGIN-silero-vad.json`
 (wheel and weights sha256).
 """
@@ -29,7 +29,7 @@ import numpy as np
 WHEEL = "silero_vad-6.2.3-py3-none-any.whl"
 WHEEL_SHA256 = "7b7f5436cfcb02fae583a05b512ea96467fd449fe54cb49a5e4f06c51a1e43b8"
 WEIGHTS = "silero_vad/data/silero_vad_16k_op15.onnx"
-# The ONNX initializers, in graph order, under the names ser_img.vad reads.
+# The ONNX initializers, in graph order, under the names ser_img.speech.vad reads.
 NAMES = ["stft_conv_weight", "conv1_weight", "conv1_bias", "conv2_weight", "conv2_bias", "conv3_weight",
          "conv3_bias", "conv4_weight", "conv4_bias", "lstm_cell_weight_ih", "lstm_cell_weight_hh",
          "lstm_cell_bias_ih", "lstm_cell_bias_hh", "final_conv_weight", "final_conv_bias"]
