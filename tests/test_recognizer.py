@@ -117,7 +117,7 @@ def test_calls_that_wait_for_the_model_share_one_batch_and_get_their_own_rows():
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    from ser_img.recognizer import _Batcher
+    from ser_img.scoring.batcher import Batcher as _Batcher
 
     busy, release, calls = threading.Event(), threading.Event(), []
 
@@ -143,11 +143,11 @@ def test_calls_that_wait_for_the_model_share_one_batch_and_get_their_own_rows():
 
 
 def test_a_long_file_whose_header_hides_its_length_still_becomes_a_timeline(recognizer, tmp_path, monkeypatch):
-    import ser_img.recognizer
+    import ser_img.source
 
     path, _ = write_long_recording(tmp_path / "long.wav")
     expected = recognizer.predict(path)
-    monkeypatch.setattr(ser_img.recognizer, "audio_duration", lambda path: None)  # as for some streams
+    monkeypatch.setattr(ser_img.source, "audio_duration", lambda path: None)  # as for some streams
     ((_, answer),) = recognizer.predict_files([path])
     assert answer.is_timeline and len(answer.timeline) == len(expected.timeline)
     assert answer.probabilities == pytest.approx(expected.probabilities, abs=1e-6)
