@@ -14,7 +14,8 @@ from ser_img.audio.decode import load_audio
 from ser_img.errors import AudioError, ModelError, UsageError
 from ser_img.labels import EMOTIONS
 from ser_img.recognizer import EmotionRecognizer
-from ser_img.audio.stream import read_blocks, sliding_windows
+from ser_img.audio.stream import read_blocks
+from ser_img.speech.windows import sliding_windows, window_spans
 from tests.conftest import write_long_recording
 
 
@@ -31,6 +32,17 @@ def test_windows_do_not_depend_on_how_the_stream_is_cut(n, block, window, hop):
     assert full == list(range(0, len(full) * hop, hop))
     if hop <= window:  # overlapping or touching windows leave less than a hop unscored
         assert windows[-1].end >= n - hop
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 400), block=st.integers(1, 150), window=st.integers(5, 60), hop=st.integers(1, 80),
+       offset=st.integers(0, 50))
+def test_one_windowing_rule_for_streams_and_turns(n, block, window, hop, offset):
+    audio = np.zeros(n, dtype=np.float32)
+    streamed = [(w.start, w.end) for w in sliding_windows([audio[i : i + block] for i in range(0, n, block)],
+                                                          window, hop, min_tail=hop)]
+    spans = window_spans(offset, offset + n, window, hop, min_tail=hop)
+    assert [(s - offset, e - offset) for s, e in spans] == streamed
 
 
 def test_blockwise_decoding_matches_whole_file_decoding(tmp_path):
