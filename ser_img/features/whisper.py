@@ -29,7 +29,7 @@ from typing import Sequence
 import numpy as np
 from scipy.special import erf
 
-WEIGHTS = Path(__file__).parent / "encoders" / "whisper_tiny_en_encoder.npz"
+WEIGHTS = Path(__file__).resolve().parent.parent / "encoders" / "whisper_tiny_en_encoder.npz"
 SAMPLE_RATE = 16000
 N_FFT, HOP, N_MELS = 400, 160, 80
 WIDTH, HEADS, BLOCKS = 384, 6, 4
