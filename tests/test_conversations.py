@@ -21,9 +21,10 @@ from ser_img.corpus.synth import synth_clip
 
 RATE = 16000
 EMOTIONS = ["neutral", "calm"]  # styles that keep a synthetic voice recognisable
-# Synthetic voices sound alike to a speaker encoder; the second is played 30 % slower (a
-# lower voice, a longer vocal tract), which sets them as far apart as two real people.
-VOICES = {1: (1, 1.0), 2: (2, 0.7)}
+# Synthetic voices sound alike to a speaker encoder: a low voice (actor 1) and a high one with a
+# shorter vocal tract (actor 2) are as far apart to CAM++ as two real people of one corpus
+# (centroid cosine 0.55); played slower, the second would come too close (0.65).
+VOICES = {1: (1, 1.0), 2: (2, 1.0)}
 
 
 def voice_clip(speaker: int, emotion: str, statement: int, rng: np.random.Generator) -> np.ndarray:
@@ -34,14 +35,15 @@ def voice_clip(speaker: int, emotion: str, statement: int, rng: np.random.Genera
     return clip if speed == 1.0 else soxr.resample(clip, RATE, int(RATE / speed)).astype(np.float32)
 
 
-def conversation(actors: list[int], turns: int, seed: int = 0) -> tuple[list[np.ndarray], list[tuple]]:
+def conversation(actors: list[int], turns: int, seed: int = 0,
+                 statements: tuple[int, ...] = (1, 2), styles: list[str] = EMOTIONS) -> tuple[list[np.ndarray], list[tuple]]:
     """Alternating turns of synthetic voices with pauses of 0.3-1.0 s: (clip per turn, reference
     turns (start, end, speaker) where each clip's speech is)."""
     rng = np.random.default_rng(seed)
     clips, reference, t = [], [], 0.0
     for k in range(turns):
         actor = actors[k % len(actors)]
-        clip = voice_clip(actor, EMOTIONS[k % len(EMOTIONS)], 1 + k % 2, rng)
+        clip = voice_clip(actor, styles[k % len(styles)], statements[k % len(statements)], rng)
         pause = np.zeros(int(rng.uniform(0.3, 1.0) * RATE), np.float32)
         speech = trim_silence(clip, 512, 128, 40.0)
         offset = int(np.flatnonzero(np.abs(clip) > 0)[0]) if np.any(clip) else 0
@@ -234,3 +236,49 @@ def test_a_speakers_part_without_its_files_part_is_dropped_on_resume(tmp_path):
     (tmp_path / "out" / "speakers" / "part-00001.parquet").write_bytes(b"orphan")
     ParquetResults(tmp_path / "out")
     assert sorted(p.name for p in (tmp_path / "out" / "speakers").iterdir()) == ["part-00000.parquet"]
+
+
+@pytest.fixture(scope="module")
+def voice_pieces() -> dict:
+    """Speech pieces of a synthetic two-voice and a one-voice conversation: (audio, piece spans).
+    The one voice says one statement in one style throughout: to CAM++ the synthesizer's two
+    statements, or its neutral and calm styles, by one voice are as far apart (centroid cosine
+    0.56-0.59) as its two voices (0.55), which real voices are not (docs/conversations.md)."""
+    from ser_img.conversation.speakers import pieces
+    from ser_img.speech.segmenter import EnergySegmenter, speech_spans
+
+    out = {}
+    for name, actors, statements, styles in (("two", [1, 2], (1, 2), EMOTIONS), ("one", [1], (1,), ["neutral"])):
+        audio = np.concatenate(conversation(actors, 8, statements=statements, styles=styles)[0])
+        out[name] = audio, pieces(speech_spans(EnergySegmenter(), [audio], RATE), RATE)
+    return out
+
+
+def _speakers_found(audio: np.ndarray, spans: np.ndarray, gain: float) -> np.ndarray:
+    from ser_img.conversation.speakers import assign, embed_pieces
+
+    scaled = np.clip(audio * gain, -1.0, 1.0)
+    return assign(spans, embed_pieces(spans, (scaled[a:b] for a, b in spans), RATE), RATE, None)
+
+
+def test_the_count_of_voices_does_not_follow_the_gain(voice_pieces):
+    audio, spans = voice_pieces["two"]
+    found = {gain: _speakers_found(audio, spans, gain) for gain in (0.1, 0.3, 1.0, 4.0)}
+    assert {int(f.max()) + 1 for f in found.values()} == {2}
+    assert all(np.array_equal(f, found[1.0]) for f in found.values())
+
+
+@pytest.mark.parametrize("gain", [0.1, 1.0, 4.0])
+def test_one_voice_alone_is_one_speaker(voice_pieces, gain):
+    audio, spans = voice_pieces["one"]
+    assert set(_speakers_found(audio, spans, gain)) == {0}
+
+
+def test_a_short_turn_joins_its_nearer_neighbour():
+    from ser_img.conversation.speakers import Turn, turns
+
+    spans = np.array([[0, 16000], [16000, 20800], [24000, 40000], [80000, 84000]]) * 2 // 2
+    # 0.3 s of speaker 1 between two turns of speaker 0 joins them; a lone short turn stays
+    found = turns(spans, np.array([0, 1, 0, 1]), RATE)
+    assert found == [Turn(0, 40000, 0), Turn(80000, 84000, 1)]
+    assert turns(spans, np.array([0, 1, 0, 1]), RATE, min_turn_s=0.0)[1] == Turn(16000, 20800, 1)

@@ -90,8 +90,9 @@ def _voices(recognizer, open_blocks, speakers: str | int, mapper, advance) -> tu
     spans = speech_pieces(mask.spans(), rate)
     clips = cut(stopping(open_blocks(None), part(advance, 0.3), rate), spans)
     found = diarize(spans, clips, rate, None if speakers == "auto" else int(speakers), mapper)
-    names = [f"S{k + 1}" for k in range(int(found.max()) + 1 if len(found) else 0)]
-    return names, [mask] * len(names), speaker_turns(spans, found, rate)
+    turns = speaker_turns(spans, found, rate)
+    names = [f"S{k + 1}" for k in range(max((t.speaker for t in turns), default=-1) + 1)]
+    return names, [mask] * len(names), turns
 
 
 def find_speech(recognizer, blocks, advance) -> SpeechMask:
