@@ -282,3 +282,17 @@ def test_a_short_turn_joins_its_nearer_neighbour():
     found = turns(spans, np.array([0, 1, 0, 1]), RATE)
     assert found == [Turn(0, 40000, 0), Turn(80000, 84000, 1)]
     assert turns(spans, np.array([0, 1, 0, 1]), RATE, min_turn_s=0.0)[1] == Turn(16000, 20800, 1)
+
+
+def test_long_recordings_are_clustered_on_a_spread_of_their_pieces(monkeypatch):
+    from ser_img.conversation import clustering
+    from ser_img.conversation.speakers import in_order_of_speech
+
+    rng = np.random.default_rng(0)
+    voices = clustering.unit(rng.normal(size=(2, 192)))
+    truth = np.repeat([0, 1], 150)
+    pieces = voices[truth] + 0.05 * rng.normal(size=(300, 192))
+    whole = in_order_of_speech(clustering.cluster(pieces, None))
+    monkeypatch.setattr(clustering, "MAX_CLUSTERED", 60)
+    spread = in_order_of_speech(clustering.cluster(pieces, None))
+    assert np.array_equal(whole, truth) and np.array_equal(spread, truth)
