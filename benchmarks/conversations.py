@@ -41,6 +41,7 @@ with `--no-emotion`, a `_diarization` suffix).
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import time
 from collections.abc import Sequence
@@ -48,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-from common import describe_model, machine, save_results
+from common import RESULTS, describe_model, machine, save_results
 from conversation_build import CORPORA, RATE, SHARED, SNR_DB, build_all, with_gain
 
 from ser_img import EmotionRecognizer
@@ -216,7 +217,8 @@ def variants_markdown(results: dict) -> list[str]:
 
 
 def markdown(results: dict, command: str) -> str:
-    lines = ["# Conversations: who spoke when, and what each turn felt", "", *variants_markdown(results)]
+    lines = ["# Conversations: who spoke when, and what each turn felt", ""]
+    lines += variants_markdown(results) if results["variants"] else []
     if "by_count" in results:
         lines += emotion_markdown(results)
     m = results["machine"]
@@ -244,7 +246,7 @@ def emotion_markdown(results: dict) -> list[str]:
     for told, by_count in results["by_count"].items():
         for n, x in by_count.items():
             lines.append(f"| {n} | {told} | {x['conversations']} | {x['audio_s'] / 60:.1f} min | {pct(x['der_mean'])} "
-                         f"(<= {100 * TARGET[int(n)]:.0f} %) | {pct(x['der_pooled'])} | {pct(x['missed'])} | "
+                         f"(<= {TARGET[told]} %) | {pct(x['der_pooled'])} | {pct(x['missed'])} | "
                          f"{pct(x['false_alarm'])} | {pct(x['confusion'])} | {x['speakers_found_mean']:.2f} "
                          f"({100 * x['right_count_share']:.0f} %) | {x['hyp_turns_per_turn']:.2f} | "
                          f"{x['real_time_factor']:.3f} |")
@@ -344,7 +346,9 @@ def main() -> None:
             "by_corpus": {told: groups(r, lambda row: row["corpus"]) for told, r in rows.items()},
             "conversations_detail": rows})
     name = "conversations" if args.snr == SNR_DB else f"conversations_snr{args.snr:g}"
-    save_results(name + ("_diarization" if args.no_emotion else ""), results, markdown(results, command_line(args)))
+    name += "_diarization" if args.no_emotion else ""
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")  # kept should the table fail
+    save_results(name, results, markdown(results, command_line(args)))
 
 
 if __name__ == "__main__":
