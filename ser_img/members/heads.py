@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ser_img.audio.signal import sigmoid
 from ser_img.labels import EMOTIONS
 
 N_CLASSES = len(EMOTIONS)
@@ -53,7 +54,7 @@ class DenseHead:
             h = np.maximum(h @ w + b, 0.0)
         logits = h @ self.weights[-1] + self.biases[-1]
         if logits.shape[1] == 1:  # sklearn's binary case: one logistic unit for classes[1]
-            positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+            positive = sigmoid(logits[:, 0])
             present = np.stack([1.0 - positive, positive], axis=1)
         else:
             present = softmax(logits)
