@@ -16,7 +16,6 @@ Nothing in it is unpickled: NumPy archives load with allow_pickle=False; TensorF
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 import shutil
@@ -31,6 +30,7 @@ from ser_img.errors import ModelError, UsageError
 from ser_img.features.extractors import active_extractors, feature_blocks, render_inputs
 from ser_img.members.heads import DenseHead, stack_features
 from ser_img.labels import EMOTIONS
+from ser_img.runtime.files import sha256_file
 from ser_img.runtime.lite import LiteCnn
 from ser_img.members.registry import CNN, HEADS, REGISTRY, needs_cnn
 from ser_img.features.spectrogram import RenderSettings
@@ -162,7 +162,7 @@ def save_model(model: EmotionModel, out_dir: Path, metrics: dict, reports: dict[
         for name, content in (reports or {}).items():
             (staging / name).write_bytes(content)
         files = sorted(p.name for p in staging.iterdir())
-        _write_json(staging / MANIFEST_FILE, {"files": {name: _sha256(staging / name) for name in files}})
+        _write_json(staging / MANIFEST_FILE, {"files": {name: sha256_file(staging / name) for name in files}})
         _sync_files(staging)
         _swap_into_place(staging, out_dir)
     except BaseException:
@@ -175,7 +175,7 @@ def extractor_files(settings: RenderSettings) -> dict[str, str]:
     """SHA-256 of the data files the model's extractors read (the voice encoder's weights):
     they ship in the package, and a model must find exactly those it was trained with, on
     this machine and on every cluster worker."""
-    return {f"{path.parent.name}/{path.name}": _sha256(path)
+    return {f"{path.parent.name}/{path.name}": sha256_file(path)
             for extractor in active_extractors(settings) for path in extractor.files}
 
 
@@ -214,10 +214,6 @@ def _write_json(path: Path, value) -> None:
     path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def read_description(model_dir: Path) -> dict:
     """model.json after checking the manifest: every listed file present and unaltered."""
     model_dir = Path(model_dir)
@@ -236,7 +232,7 @@ def read_description(model_dir: Path) -> dict:
         path = model_dir / name
         if Path(name).name != name or not path.is_file():
             raise ModelError(f"{model_dir}: incomplete model ({name} is missing)")
-        if _sha256(path) != digest:
+        if sha256_file(path) != digest:
             raise ModelError(f"{model_dir}: {name} does not match its checksum (altered or damaged)")
     if MODEL_FILE not in listed:
         raise ModelError(f"{model_dir}: incomplete model ({MODEL_FILE} is not in the manifest)")
