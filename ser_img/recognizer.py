@@ -248,7 +248,7 @@ class EmotionRecognizer:
     @classmethod
     def load(cls, path: str | Path | None = None, **options) -> EmotionRecognizer:
         """The model at `path`, or the default one (newest under ./artifacts, else packaged)."""
-        from ser_img.ensemble.model import load_model
+        from ser_img.store.load import load_model
 
         model_dir = resolve_model_dir(path)
         return cls(load_model(model_dir), model_dir, **options)
@@ -702,7 +702,7 @@ def model_info(info: dict) -> dict[str, str]:
 
 def resolve_model_dir(path: str | Path | None) -> Path:
     """`path`, or the default model: the newest under ./artifacts, else the packaged one."""
-    from ser_img.ensemble.model import find_default_model
+    from ser_img.store.load import find_default_model
 
     if path is not None:
         return Path(path)
@@ -714,7 +714,7 @@ def resolve_model_dir(path: str | Path | None) -> Path:
 
 def describe_model_dir(model_dir: Path) -> str:
     """How people should read a model's place: the shipped one by name, others by path."""
-    from ser_img.ensemble.model import PACKAGED_MODEL
+    from ser_img.store.load import PACKAGED_MODEL
 
     try:
         if Path(model_dir).resolve() == PACKAGED_MODEL.resolve():
