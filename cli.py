@@ -493,7 +493,8 @@ def _predict_to_parquet(sources, out, model_dir, scheduler, window_s, hop_s, fil
 def _predict_json_lines(sources, model_dir, window_s, hop_s, workers, explain, speakers, segmenter):
     """One record per line, each file's printed as soon as its batch is done, in the order given."""
     from pipelines.predict import iter_answers, open_recognizer
-    from ser_img.recognizer import describe_model_dir, failure_record
+    from ser_img.records import failure_record
+    from ser_img.recognizer import describe_model_dir
 
     paths, recognizer = open_recognizer(list(sources), model_dir, window_s=window_s, hop_s=hop_s, workers=workers,
                                         speakers=speakers, segmenter=segmenter)

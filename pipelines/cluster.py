@@ -29,7 +29,8 @@ from ser_img.corpus.files import find_audio
 from ser_img.ensemble.model import EmotionModel
 from ser_img.store.load import load_model
 from ser_img.store.manifest import MANIFEST_FILE, read_description
-from ser_img.recognizer import FILE_BATCH, EmotionRecognizer, model_info, resolve_model_dir
+from ser_img.recognizer import EmotionRecognizer, model_info, resolve_model_dir
+from ser_img.scoring.files import FILE_BATCH
 from pipelines.results import ParquetResults, failure_row, file_row, segment_rows, speaker_rows
 from ser_img.features.spectrogram import RenderSettings
 

@@ -236,10 +236,8 @@ def _recognize(recognizer: EmotionRecognizer, upload: _Upload, folder: Path, ima
 def _capped(recognizer: EmotionRecognizer, max_duration_s: float) -> EmotionRecognizer:
     """The recognizer with the server's cap on audio length; a copy, so the caller's is unchanged
     (it shares the model and its batching)."""
-    capped = copy.copy(recognizer)
-    current = getattr(recognizer, "max_duration_s", None)
-    capped.max_duration_s = max_duration_s if current is None else min(current, max_duration_s)
-    return capped
+    current = recognizer.options.max_duration_s
+    return recognizer.with_options(max_duration_s=max_duration_s if current is None else min(current, max_duration_s))
 
 
 class _Jobs:
