@@ -134,14 +134,14 @@ class EmotionRecognizer:
         (by default, the recognizer's `speakers`).
         """
         speakers = self.speakers if speakers is DEFAULT else parse_speakers(speakers)
-        source = to_source(source, sr)
+        source = to_source(source, sr, self.max_duration_s)
         if speakers is not None:
             return score_conversation(self, source, speakers, image, explain, advance)
         duration = source.duration(self.sample_rate)
         if self.is_long(duration):
-            blocks = source.blocks(self.sample_rate, max_duration_s=self.max_duration_s)
+            blocks = source.blocks(self.sample_rate)
             return self._timeline(blocks, duration, source.name, image, explain, advance)
-        audio = source.load(self.sample_rate, self.max_duration_s)
+        audio = source.load(self.sample_rate)
         if self.is_long(audio.duration_s):  # the header did not say: a timeline after all
             return self._timeline([audio.samples], audio.duration_s, source.name, image, explain, advance)
         return self._clip(audio.samples, audio.duration_s, source.name, image, explain, audio.source_rate)
