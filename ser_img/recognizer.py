@@ -229,10 +229,11 @@ class EmotionRecognizer:
 
     def timeline_answer(self, tally: Tally, speech_s: float, audio_s: float, duration_s: float,
                         source: str | None, image: bool, explain: bool,
-                        speakers: list[str] | None = None) -> Recognition:
-        """The answer a tally of scored windows adds up to, with the image asked for."""
+                        names: list[str] | None = None) -> Recognition:
+        """The answer a tally of scored windows adds up to (`names`: the tally's speakers' names),
+        with the image asked for."""
         result = timeline_result(tally, speech_s, audio_s, duration_s, source, self.model_info,
-                                 self.segmenter.name, speakers)
+                                 self.segmenter.name, names)
         if result.judged and tally.shown:
             # The image: the window most typical of the overall label (else of any label).
             inputs, where = tally.shown_for(int(result.probabilities.argmax()))
