@@ -26,7 +26,9 @@ from pathlib import Path
 
 from ser_img.errors import ClusterError, SerImgError, UsageError
 from ser_img.corpus.files import find_audio
-from ser_img.ensemble.model import MANIFEST_FILE, EmotionModel, load_model, read_description
+from ser_img.ensemble.model import EmotionModel
+from ser_img.store.load import load_model
+from ser_img.store.manifest import MANIFEST_FILE, read_description
 from ser_img.recognizer import EmotionRecognizer, model_info, resolve_model_dir
 from ser_img.scoring.files import FILE_BATCH
 from pipelines.results import ParquetResults, failure_row, file_row, segment_rows, speaker_rows
