@@ -75,7 +75,7 @@ def profile_stages(paths: list[Path], cores: int, repeat: int) -> dict:
     from ser_img.audio.decode import to_rate
     from ser_img.audio.quality import measure, warnings_for
     from ser_img.audio.signal import centre
-    from ser_img.ensemble.model import PACKAGED_MODEL, load_model
+    from ser_img.store.load import PACKAGED_MODEL, load_model
     from ser_img.features import encoder
     from ser_img.features.descriptors import descriptors
     from ser_img.features.extractors import feature_blocks, render_inputs
@@ -198,7 +198,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         return child(args)
-    from ser_img.ensemble.model import PACKAGED_MODEL
+    from ser_img.store.load import PACKAGED_MODEL
 
     work = Path(tempfile.mkdtemp(prefix="ser-img-profile-"))
     try:

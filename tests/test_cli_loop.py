@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from ser_img.ensemble.model import PACKAGED_MODEL
+from ser_img.store.load import PACKAGED_MODEL
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "ser_img" / "examples").glob("*.flac"))

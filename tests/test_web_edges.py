@@ -124,7 +124,7 @@ def test_the_csv_has_a_row_per_speaker_as_the_cli_writes_it(page, server_url):
 
 def test_the_note_shows_the_accuracy_per_corpus_home_corpus_first(page, server_url):
     """With the shipped model's card: RAVDESS's figure leads; the pooled one is not the headline."""
-    from ser_img.ensemble.model import PACKAGED_MODEL
+    from ser_img.store.load import PACKAGED_MODEL
     from pipelines.serve import model_card
 
     card = model_card(PACKAGED_MODEL)
