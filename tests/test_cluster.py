@@ -158,9 +158,9 @@ def test_a_worker_without_ser_img_stops_the_command_with_one_line(stack_model, c
 
 
 def test_unreachable_scheduler_is_one_line_and_exit_2(stack_model, corpus, monkeypatch):
-    import pipelines.cluster
+    import pipelines.cluster.client
 
-    monkeypatch.setattr(pipelines.cluster, "CONNECT_TIMEOUT_S", 2.0)
+    monkeypatch.setattr(pipelines.cluster.client, "CONNECT_TIMEOUT_S", 2.0)
     address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
     result = CliRunner().invoke(main, ["predict", str(corpus), "--model", str(stack_model), "--scheduler", address])
     assert result.exit_code == 2
@@ -170,7 +170,7 @@ def test_unreachable_scheduler_is_one_line_and_exit_2(stack_model, corpus, monke
 
 
 def test_parquet_parts_are_committed_whole_and_paths_never_doubled(tmp_path):
-    from pipelines.results import ParquetResults
+    from pipelines.cluster import ParquetResults
 
     def rows(*paths):
         return [{"path": p, "label": "sad", **{e: 0.125 for e in EMOTIONS}, "duration_s": 1.0,
@@ -196,7 +196,7 @@ def test_parquet_parts_are_committed_whole_and_paths_never_doubled(tmp_path):
 
 
 def test_a_file_that_breaks_a_batch_becomes_a_row_never_a_failed_task(stack_model, corpus, monkeypatch):
-    import pipelines.cluster as cluster
+    import pipelines.cluster.worker as cluster
     from pipelines.predict import recognize_paths
 
     good, cursed = sorted(str(p) for p in corpus.rglob("*.wav"))[:2]
