@@ -59,7 +59,10 @@ class PredictReport:
 
 
 def audio_paths(sources: list[Path]) -> list[Path]:
-    """The audio files under `sources`, or a usage error when there are none."""
+    """The audio files under `sources` (`corpus.files.find_audio`), or a usage error when there
+    are none, or when none of them exists (checked before any model loads or any cluster is
+    reached). One missing file among others is not an error here: it becomes that file's failure.
+    Every job that predicts on files (local, cluster, Parquet, evaluate) finds them here."""
     paths = [path for path, _ in find_audio(sources)]
     if not paths:
         raise UsageError(f"no audio files found in {', '.join(map(str, sources))}")

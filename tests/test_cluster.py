@@ -169,6 +169,17 @@ def test_unreachable_scheduler_is_one_line_and_exit_2(stack_model, corpus, monke
     assert address in result.stderr and "Traceback" not in result.stderr
 
 
+def test_cluster_and_parquet_runs_check_their_paths_as_a_local_run_does(tmp_path):
+    """One rule for finding the files: a path that names nothing is a usage error before any
+    model loads or any scheduler is reached, with --out and --scheduler as without them."""
+    missing = tmp_path / "missing.wav"
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there: reaching it would fail otherwise
+    for options in (["--out", str(tmp_path / "out")], ["--scheduler", address]):
+        result = CliRunner().invoke(main, ["predict", str(missing), *options])
+        assert result.exit_code == 2 and result.stderr.strip() == f"error: {missing}: no such file"
+    assert not (tmp_path / "out").exists()
+
+
 def test_parquet_parts_are_committed_whole_and_paths_never_doubled(tmp_path):
     from pipelines.cluster import ParquetResults
 

@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ser_img.corpus.files import find_audio
-from ser_img.errors import UsageError
 from ser_img.ensemble.model import load_model, read_description
 from ser_img.features.spectrogram import RenderSettings
 from ser_img.recognizer import FILE_BATCH, EmotionRecognizer, model_info, resolve_model_dir
 
 from pipelines import Progress, no_progress
-from pipelines.predict import PredictReport, assemble_report, recognize_paths
+from pipelines.predict import PredictReport, assemble_report, audio_paths, recognize_paths
 from pipelines.render import RenderReport, render_folder
 
 from .client import broadcast, check_workers, client_or_none, connect, despite_lost_workers, gather
@@ -50,19 +49,12 @@ def _scored_batches(client, model_dir: Path, paths: list[Path], window_s, hop_s,
     yield from gather(client, futures)
 
 
-def _audio_paths(sources: list[Path]) -> list[Path]:
-    paths = [path for path, _ in find_audio(sources)]
-    if not paths:
-        raise UsageError(f"no audio files found in {', '.join(map(str, sources))}")
-    return paths
-
-
 def predict_on_cluster(sources: list[Path], scheduler: str, model_dir: Path | None = None,
                        window_s: float | None = None, hop_s: float | None = None,
                        files_per_task: int = FILES_PER_TASK, progress: Progress = no_progress,
                        speakers: str | int | None = None, segmenter: str = "silero") -> PredictReport:
     """`predict_files` with the scoring done by the cluster's workers; the same report."""
-    paths = _audio_paths(sources)
+    paths = audio_paths(sources)
     model_dir = resolve_model_dir(model_dir)
     results: dict[Path, object] = {}
     with connect(scheduler) as client:
@@ -97,7 +89,7 @@ def predict_to_parquet(sources: list[Path], out: Path, model_dir: Path | None = 
                        files_per_task: int | None = None, progress: Progress = no_progress,
                        speakers: str | int | None = None, segmenter: str = "silero") -> ParquetReport:
     """Score the files under `sources` that have no row in `out` yet and add their rows there."""
-    paths = _audio_paths(sources)
+    paths = audio_paths(sources)
     model_dir = resolve_model_dir(model_dir)
     results = ParquetResults(out)
     todo = [path for path in paths if str(path) not in results.done]
