@@ -8,18 +8,13 @@ from pathlib import Path
 
 from ser_img.labels import EMOTIONS
 from ser_img.members.registry import MEMBER_ORDER
+from ser_img.store.card import figures_table
 
 
 def metrics_table(scores: dict) -> str:
     """Pooled out-of-fold figures per member, then accuracy/UAR/macro-F1 per fold."""
     members = [name for name in MEMBER_ORDER if name in scores["overall"]]
-    lines = ["speaker-grouped cross-validation (pooled out-of-fold predictions)",
-             f"{'model':<8}{'accuracy':>10}{'UAR':>8}{'macro-F1':>10}{'log-loss':>10}{'Brier':>8}{'ECE':>8}"]
-    for name in members:
-        o = scores["overall"][name]
-        mark = " *" if name == scores["final"] else ""
-        lines.append(f"{name + mark:<8}{o['accuracy']:>10.3f}{o['uar']:>8.3f}{o['macro_f1']:>10.3f}"
-                     f"{o['log_loss']:>10.3f}{o['brier']:>8.3f}{o['ece']:>8.3f}")
+    lines = ["speaker-grouped cross-validation (pooled out-of-fold predictions)", *figures_table(scores, members)]
     lines += ["* the model's output; log-loss, Brier and ECE (10 bins) say how far its probabilities "
               "can be trusted", "", "per fold, accuracy/UAR/macro-F1:",
               f"{'fold':<6}{'n':>5}  " + "".join(f"{name:<17}" for name in members).rstrip()]
