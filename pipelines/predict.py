@@ -24,8 +24,8 @@ from ser_img.audio.stream import channel_count
 
 from . import Progress, no_progress
 
-__all__ = ["PredictReport", "assemble_report", "audio_paths", "iter_answers", "open_recognizer", "predict_files",
-           "recognize_paths"]
+__all__ = ["PredictReport", "answer_record", "assemble_report", "audio_paths", "iter_answers", "open_recognizer",
+           "predict_files", "recognize_paths"]
 log = logging.getLogger("ser_img")
 
 
@@ -44,8 +44,7 @@ class PredictReport:
 
     def records(self) -> list[dict]:
         """One record per file, in order: `Recognition.to_dict()`, or the failure's record."""
-        return [answer.to_dict() if isinstance(answer, Recognition) else failure_record(source, answer)
-                for source, answer in self.answers]
+        return [answer_record(source, answer) for source, answer in self.answers]
 
     @property
     def model_name(self) -> str:
@@ -56,6 +55,11 @@ class PredictReport:
     def probabilities(self) -> np.ndarray:
         """(n, 8), rows in the order of `predictions`."""
         return np.array([p.probabilities for p in self.predictions], np.float64).reshape(-1, len(EMOTIONS))
+
+
+def answer_record(source: str, answer: Recognition | str) -> dict:
+    """A file's JSON record: `Recognition.to_dict()`, or its failure's record (answer is the error)."""
+    return answer.to_dict() if isinstance(answer, Recognition) else failure_record(source, answer)
 
 
 def audio_paths(sources: list[Path]) -> list[Path]:

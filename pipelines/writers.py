@@ -10,7 +10,9 @@ import json
 from collections.abc import Callable, Iterable
 
 from ser_img.labels import EMOTIONS
-from ser_img.recognizer import Recognition, failure_record
+from ser_img.recognizer import Recognition
+
+from .predict import answer_record
 
 
 def json_lines(answers: Iterable[tuple[str, Recognition | str]], write: Callable[[str], None],
@@ -23,7 +25,7 @@ def json_lines(answers: Iterable[tuple[str, Recognition | str]], write: Callable
             failures.append((source, answer))
         else:
             seen(answer)
-        write(json.dumps(failure_record(source, answer) if isinstance(answer, str) else answer.to_dict()))
+        write(json.dumps(answer_record(source, answer)))
     return failures
 
 
