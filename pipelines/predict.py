@@ -18,7 +18,8 @@ from ser_img.audio.decode import is_stream
 from ser_img.errors import UsageError
 from ser_img.corpus.files import find_audio
 from ser_img.labels import EMOTIONS
-from ser_img.recognizer import EmotionRecognizer, Recognition, describe_model_dir, failure_record
+from ser_img.records import Recognition, failure_record
+from ser_img.recognizer import EmotionRecognizer, describe_model_dir
 from ser_img.conversation.speakers import channels_error, parse_speakers
 from ser_img.audio.stream import channel_count
 

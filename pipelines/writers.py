@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Iterable
 
 from ser_img.labels import EMOTIONS
-from ser_img.recognizer import Recognition
+from ser_img.records import Recognition
 
 from .predict import answer_record
 

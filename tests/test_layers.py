@@ -25,6 +25,7 @@ LAYERS = [
     {"ser_img.conversation"},
     {"ser_img.report"},
     {"ser_img.options", "ser_img.source", "ser_img.records"},
+    {"ser_img.scoring"},
     {"ser_img.recognizer", "ser_img"},
     {"pipelines"},
     {"cli"},

@@ -14,7 +14,8 @@ from ser_img.audio.decode import load_audio
 from ser_img.errors import AudioError, ModelError, UsageError
 from ser_img.labels import EMOTIONS
 from ser_img.recognizer import EmotionRecognizer
-from ser_img.audio.stream import read_blocks, sliding_windows
+from ser_img.audio.stream import read_blocks
+from ser_img.speech.windows import sliding_windows, window_spans
 from tests.conftest import write_long_recording
 
 
@@ -31,6 +32,17 @@ def test_windows_do_not_depend_on_how_the_stream_is_cut(n, block, window, hop):
     assert full == list(range(0, len(full) * hop, hop))
     if hop <= window:  # overlapping or touching windows leave less than a hop unscored
         assert windows[-1].end >= n - hop
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 400), block=st.integers(1, 150), window=st.integers(5, 60), hop=st.integers(1, 80),
+       offset=st.integers(0, 50))
+def test_one_windowing_rule_for_streams_and_turns(n, block, window, hop, offset):
+    audio = np.zeros(n, dtype=np.float32)
+    streamed = [(w.start, w.end) for w in sliding_windows([audio[i : i + block] for i in range(0, n, block)],
+                                                          window, hop, min_tail=hop)]
+    spans = window_spans(offset, offset + n, window, hop, min_tail=hop)
+    assert [(s - offset, e - offset) for s, e in spans] == streamed
 
 
 def test_blockwise_decoding_matches_whole_file_decoding(tmp_path):
@@ -117,7 +129,7 @@ def test_calls_that_wait_for_the_model_share_one_batch_and_get_their_own_rows():
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    from ser_img.recognizer import _Batcher
+    from ser_img.scoring.batcher import Batcher as _Batcher
 
     busy, release, calls = threading.Event(), threading.Event(), []
 
@@ -143,11 +155,11 @@ def test_calls_that_wait_for_the_model_share_one_batch_and_get_their_own_rows():
 
 
 def test_a_long_file_whose_header_hides_its_length_still_becomes_a_timeline(recognizer, tmp_path, monkeypatch):
-    import ser_img.recognizer
+    import ser_img.source
 
     path, _ = write_long_recording(tmp_path / "long.wav")
     expected = recognizer.predict(path)
-    monkeypatch.setattr(ser_img.recognizer, "audio_duration", lambda path: None)  # as for some streams
+    monkeypatch.setattr(ser_img.source, "audio_duration", lambda path: None)  # as for some streams
     ((_, answer),) = recognizer.predict_files([path])
     assert answer.is_timeline and len(answer.timeline) == len(expected.timeline)
     assert answer.probabilities == pytest.approx(expected.probabilities, abs=1e-6)

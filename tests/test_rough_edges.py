@@ -14,7 +14,7 @@ import cli
 from cli import main
 from ser_img.errors import SerImgError
 from ser_img.labels import EMOTIONS
-from ser_img.recognizer import FileAnswer, Recognition
+from ser_img.records import FileAnswer, Recognition
 from tests.conftest import write_long_recording
 
 A = Path("Actor_01") / "03-01-05-01-01-01-01.wav"

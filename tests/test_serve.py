@@ -12,6 +12,7 @@ import pytest
 from cli import main
 from pipelines.serve import BackgroundServer, ServeSettings, create_app
 from ser_img.labels import EMOTIONS
+from ser_img.options import RecognizerOptions
 from tests.conftest import write_long_recording
 
 CLIP = Path("Actor_02") / "03-01-05-01-01-01-02.wav"
@@ -98,6 +99,10 @@ def test_a_request_over_the_time_limit_gets_504(corpus):
 
     class Stuck:  # a recognizer that never finishes in time
         model_dir, model_info, window_s, hop_s = None, {"name": "stuck", "version": "0"}, 3.0, 1.5
+        options = RecognizerOptions()
+
+        def with_options(self, **changes):
+            return self
 
         def predict(self, path, **options):
             release.wait(30)

@@ -97,7 +97,7 @@ class _Slow:
         self.calls = 0
         self.finished = threading.Event()
         self.recognizer = EmotionRecognizer(recognizer.model, recognizer.model_dir)
-        score, predict = self.recognizer._score, self.recognizer.predict
+        score, predict = self.recognizer.score, self.recognizer.predict
 
         def slow(clips):
             self.calls += 1
@@ -110,7 +110,7 @@ class _Slow:
             finally:
                 self.finished.set()
 
-        self.recognizer._score, self.recognizer.predict = slow, predict_then_say_so
+        self.recognizer.score, self.recognizer.predict = slow, predict_then_say_so
 
 
 def _wait_until(condition, seconds: float = 10.0) -> None:

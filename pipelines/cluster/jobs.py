@@ -16,7 +16,8 @@ from pathlib import Path
 from ser_img.corpus.files import find_audio
 from ser_img.ensemble.model import load_model, read_description
 from ser_img.features.spectrogram import RenderSettings
-from ser_img.recognizer import FILE_BATCH, EmotionRecognizer, model_info, resolve_model_dir
+from ser_img.recognizer import EmotionRecognizer, model_info, resolve_model_dir
+from ser_img.scoring.files import FILE_BATCH
 
 from pipelines import Progress, no_progress
 from pipelines.predict import PredictReport, assemble_report, audio_paths, recognize_paths

