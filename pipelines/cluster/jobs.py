@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ser_img.corpus.files import find_audio
-from ser_img.ensemble.model import load_model, read_description
+from ser_img.store.load import load_model
+from ser_img.store.manifest import read_description
 from ser_img.features.spectrogram import RenderSettings
 from ser_img.recognizer import EmotionRecognizer, model_info, resolve_model_dir
 from ser_img.scoring.files import FILE_BATCH

@@ -24,7 +24,7 @@ from pathlib import Path
 from ser_img.errors import UsageError
 from ser_img.labels import EMOTIONS
 from ser_img.records import Recognition, named
-from ser_img.features.spectrogram import remove_stale_temporaries, write_bytes_atomic
+from ser_img.runtime.files import remove_stale_temporaries, write_bytes_atomic
 
 PART = re.compile(r"^part-(\d+)\.parquet$")
 FILE_COLUMNS = ["path", "label", *EMOTIONS, "duration_s", "model_name", "model_version", "error", "outcome",

@@ -12,7 +12,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ser_img.ensemble.model import MANIFEST_FILE, EmotionModel, load_model, read_description
+from ser_img.ensemble.model import EmotionModel
+from ser_img.store.load import load_model
+from ser_img.store.manifest import MANIFEST_FILE, read_description
 from ser_img.recognizer import EmotionRecognizer
 
 from pipelines.predict import PredictReport, assemble_report, recognize_paths

@@ -43,10 +43,10 @@ def score_conversation(recognizer, source: Source, speakers: str | int, image: b
     channels = source.channels or 1
     if speakers == "channels" and channels != 2:
         raise channels_error(source.name or "audio array", channels)
-    duration_s = source.measured_duration_s(rate, options.max_duration_s)
+    duration_s = source.measured_duration(rate)
 
     def open_blocks(channel):
-        return source.blocks(rate, channel=channel, max_duration_s=options.max_duration_s)
+        return source.blocks(rate, channel=channel)
 
     by_channel = speakers == "channels"
     with worker_pool(1 if duration_s < PARALLEL_FROM_S else options.workers) as mapper:

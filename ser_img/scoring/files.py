@@ -26,7 +26,7 @@ PARALLEL_FROM = 8  # fewer short files than this are decoded in this process
 def answer_files(recognizer, paths: list[Path], image: bool, explain: bool, progress: Progress,
                  speakers) -> list[FileAnswer]:
     """A FileAnswer per path, in the order given; failures are answers, never raised."""
-    sources = {path: _source_or_error(path) for path in paths}  # pipes are read once, here
+    sources = {path: _source_or_error(path, recognizer.options) for path in paths}  # pipes are read once, here
     answers: dict[Path, Recognition | SerImgError] = {
         path: source for path, source in sources.items() if isinstance(source, SerImgError)}
     rate = recognizer.sample_rate
@@ -43,9 +43,9 @@ def answer_files(recognizer, paths: list[Path], image: bool, explain: bool, prog
     return [FileAnswer(path, answers[path]) for path in paths]
 
 
-def _source_or_error(path: Path) -> FileSource | SerImgError:
+def _source_or_error(path: Path, options) -> FileSource | SerImgError:
     try:
-        return to_source(path)
+        return to_source(path, max_duration_s=options.max_duration_s)
     except SerImgError as exc:
         return exc
 
@@ -67,7 +67,8 @@ def _short_files(recognizer, handles: list, image: bool, explain: bool) -> Itera
                 elif recognizer.is_long(done.duration):  # its header did not say how long it is: a timeline after all
                     if done.inputs is not None:
                         next(rows)
-                    yield handle, long_file(recognizer, FileSource(handle), done.duration, image, explain, no_progress)
+                    again = FileSource(handle, options.max_duration_s)
+                    yield handle, long_file(recognizer, again, done.duration, image, explain, no_progress)
                 elif done.inputs is None:  # too little speech to judge
                     yield handle, unjudged(name, done.duration, done.speech_s, done.warnings, recognizer.model_info)
                 else:
