@@ -25,8 +25,8 @@ from ser_img.audio.stream import channel_count
 
 from . import Progress, no_progress
 
-__all__ = ["PredictReport", "assemble_report", "audio_paths", "iter_answers", "open_recognizer", "predict_files",
-           "recognize_paths"]
+__all__ = ["PredictReport", "answer_record", "assemble_report", "audio_paths", "iter_answers", "open_recognizer",
+           "predict_files", "recognize_paths"]
 log = logging.getLogger("ser_img")
 
 
@@ -45,8 +45,7 @@ class PredictReport:
 
     def records(self) -> list[dict]:
         """One record per file, in order: `Recognition.to_dict()`, or the failure's record."""
-        return [answer.to_dict() if isinstance(answer, Recognition) else failure_record(source, answer)
-                for source, answer in self.answers]
+        return [answer_record(source, answer) for source, answer in self.answers]
 
     @property
     def model_name(self) -> str:
@@ -59,8 +58,16 @@ class PredictReport:
         return np.array([p.probabilities for p in self.predictions], np.float64).reshape(-1, len(EMOTIONS))
 
 
+def answer_record(source: str, answer: Recognition | str) -> dict:
+    """A file's JSON record: `Recognition.to_dict()`, or its failure's record (answer is the error)."""
+    return answer.to_dict() if isinstance(answer, Recognition) else failure_record(source, answer)
+
+
 def audio_paths(sources: list[Path]) -> list[Path]:
-    """The audio files under `sources`, or a usage error when there are none."""
+    """The audio files under `sources` (`corpus.files.find_audio`), or a usage error when there
+    are none, or when none of them exists (checked before any model loads or any cluster is
+    reached). One missing file among others is not an error here: it becomes that file's failure.
+    Every job that predicts on files (local, cluster, Parquet, evaluate) finds them here."""
     paths = [path for path, _ in find_audio(sources)]
     if not paths:
         raise UsageError(f"no audio files found in {', '.join(map(str, sources))}")

@@ -158,9 +158,9 @@ def test_a_worker_without_ser_img_stops_the_command_with_one_line(stack_model, c
 
 
 def test_unreachable_scheduler_is_one_line_and_exit_2(stack_model, corpus, monkeypatch):
-    import pipelines.cluster
+    import pipelines.cluster.client
 
-    monkeypatch.setattr(pipelines.cluster, "CONNECT_TIMEOUT_S", 2.0)
+    monkeypatch.setattr(pipelines.cluster.client, "CONNECT_TIMEOUT_S", 2.0)
     address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
     result = CliRunner().invoke(main, ["predict", str(corpus), "--model", str(stack_model), "--scheduler", address])
     assert result.exit_code == 2
@@ -169,8 +169,19 @@ def test_unreachable_scheduler_is_one_line_and_exit_2(stack_model, corpus, monke
     assert address in result.stderr and "Traceback" not in result.stderr
 
 
+def test_cluster_and_parquet_runs_check_their_paths_as_a_local_run_does(tmp_path):
+    """One rule for finding the files: a path that names nothing is a usage error before any
+    model loads or any scheduler is reached, with --out and --scheduler as without them."""
+    missing = tmp_path / "missing.wav"
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there: reaching it would fail otherwise
+    for options in (["--out", str(tmp_path / "out")], ["--scheduler", address]):
+        result = CliRunner().invoke(main, ["predict", str(missing), *options])
+        assert result.exit_code == 2 and result.stderr.strip() == f"error: {missing}: no such file"
+    assert not (tmp_path / "out").exists()
+
+
 def test_parquet_parts_are_committed_whole_and_paths_never_doubled(tmp_path):
-    from pipelines.results import ParquetResults
+    from pipelines.cluster import ParquetResults
 
     def rows(*paths):
         return [{"path": p, "label": "sad", **{e: 0.125 for e in EMOTIONS}, "duration_s": 1.0,
@@ -196,7 +207,7 @@ def test_parquet_parts_are_committed_whole_and_paths_never_doubled(tmp_path):
 
 
 def test_a_file_that_breaks_a_batch_becomes_a_row_never_a_failed_task(stack_model, corpus, monkeypatch):
-    import pipelines.cluster as cluster
+    import pipelines.cluster.worker as cluster
     from pipelines.predict import recognize_paths
 
     good, cursed = sorted(str(p) for p in corpus.rglob("*.wav"))[:2]
