@@ -263,27 +263,27 @@ def predict(sources, model_dir, window_s, hop_s, as_json, as_jsonl, as_csv, expl
     """
     from pipelines.predict import predict_files, write_explanations
     from pipelines.writers import json_lines, timeline_csv
+    from ser_img.options import RecognizerOptions
 
     if as_json + as_csv + as_jsonl > 1:
         raise click.UsageError("choose one of --json, --jsonl and --csv")
+    options = RecognizerOptions(window_s=window_s, hop_s=hop_s, segmenter=segmenter, speakers=speakers,
+                                workers=workers)
     if out is not None:
         if as_json or as_jsonl or as_csv or explain:
             raise click.UsageError("--out writes Parquet: leave out --json, --jsonl, --csv and --explain")
-        return _predict_to_parquet(sources, out, model_dir, scheduler, window_s, hop_s, files_per_task, speakers,
-                                   segmenter)
+        return _predict_to_parquet(sources, out, model_dir, scheduler, options, files_per_task)
     if as_jsonl and not scheduler:
-        return _predict_json_lines(sources, model_dir, window_s, hop_s, workers, explain, speakers, segmenter)
+        return _predict_json_lines(sources, model_dir, options, explain)
     if scheduler:
         if explain:
             raise click.UsageError("--explain runs on this machine: leave out --scheduler")
         from pipelines.cluster import FILES_PER_TASK, predict_on_cluster
 
-        report = predict_on_cluster(list(sources), scheduler, model_dir, window_s=window_s, hop_s=hop_s,
-                                    files_per_task=files_per_task or FILES_PER_TASK, progress=progress,
-                                    speakers=speakers, segmenter=segmenter)
+        report = predict_on_cluster(list(sources), scheduler, model_dir, options,
+                                    files_per_task=files_per_task or FILES_PER_TASK, progress=progress)
     else:
-        report = predict_files(list(sources), model_dir, window_s=window_s, hop_s=hop_s, workers=workers,
-                               progress=progress, explain=explain, speakers=speakers, segmenter=segmenter)
+        report = predict_files(list(sources), model_dir, options=options, progress=progress, explain=explain)
     log.info("model: %s", report.model_name)
     warn_about_inputs(report.predictions)
     if as_json:
@@ -291,7 +291,7 @@ def predict(sources, model_dir, window_s, hop_s, as_json, as_jsonl, as_csv, expl
     elif as_jsonl:
         json_lines(report.answers, click.echo)
     elif as_csv:
-        click.echo(timeline_csv(report.answers, speakers is not None), nl=False)
+        click.echo(timeline_csv(report.answers, options.speakers is not None), nl=False)
     elif report.predictions:
         click.echo(prediction_table(report.predictions))
         if explain:
@@ -301,27 +301,24 @@ def predict(sources, model_dir, window_s, hop_s, as_json, as_jsonl, as_csv, expl
     finish(report.failures)
 
 
-def _predict_to_parquet(sources, out, model_dir, scheduler, window_s, hop_s, files_per_task, speakers, segmenter):
+def _predict_to_parquet(sources, out, model_dir, scheduler, options, files_per_task):
     from pipelines.cluster import predict_to_parquet
     from ser_img.recognizer import describe_model_dir
 
-    report = predict_to_parquet(list(sources), out, model_dir, scheduler, window_s=window_s, hop_s=hop_s,
-                                files_per_task=files_per_task, progress=progress, speakers=speakers,
-                                segmenter=segmenter)
+    report = predict_to_parquet(list(sources), out, model_dir, scheduler, options, files_per_task, progress)
     log.info("model: %s", describe_model_dir(report.model_dir))
     click.echo(f"{report.scored} scored, {report.already_done} already in {out}, {len(report.failures)} failed "
                f"-> {out}")
     finish(report.failures)
 
 
-def _predict_json_lines(sources, model_dir, window_s, hop_s, workers, explain, speakers, segmenter):
+def _predict_json_lines(sources, model_dir, options, explain):
     """One record per line, each file's printed as soon as its batch is done, in the order given."""
     from pipelines.predict import iter_answers, open_recognizer
     from pipelines.writers import json_lines
     from ser_img.recognizer import describe_model_dir
 
-    paths, recognizer = open_recognizer(list(sources), model_dir, window_s=window_s, hop_s=hop_s, workers=workers,
-                                        speakers=speakers, segmenter=segmenter)
+    paths, recognizer = open_recognizer(list(sources), model_dir, options=options)
     log.info("model: %s", describe_model_dir(recognizer.model_dir))
     finish(json_lines(iter_answers(recognizer, paths, explain=explain), click.echo, lambda p: warn_about_inputs([p])))
 
@@ -338,7 +335,7 @@ def _predict_json_lines(sources, model_dir, window_s, hop_s, workers, explain, s
               help="Seconds a request may take before it is answered 504.")
 @click.option("--workers", type=click.IntRange(1), default=4, show_default=True,
               help="Requests decoded and scored at once.")
-@click.option("--max-duration", "max_duration_s", type=click.FloatRange(1), default=600.0, show_default=True,
+@click.option("--max-duration", "max_duration", type=click.FloatRange(1), default=600.0, show_default=True,
               help="Longest audio accepted, in seconds; longer uploads (and ones with more channels x rate than "
                    "48-kHz stereo for that long) are refused (422) before they are decoded.")
 @click.option("--allow-origin", "allow_origins", multiple=True, metavar="URL",
@@ -349,7 +346,7 @@ def _predict_json_lines(sources, model_dir, window_s, hop_s, workers, explain, s
                    "to the address it listens on (and loopback names), so DNS rebinding cannot reach it.")
 @log_options
 @errors_for_people
-def serve(model_dir, host, port, max_upload_mb, timeout_s, workers, max_duration_s, allow_origins, allow_hosts):
+def serve(model_dir, host, port, max_upload_mb, timeout_s, workers, max_duration, allow_origins, allow_hosts):
     """Serve the HTTP API and the web page (http://HOST:PORT/), model loaded once.
 
     \b
@@ -361,7 +358,7 @@ def serve(model_dir, host, port, max_upload_mb, timeout_s, workers, max_duration
     from pipelines.serve import serve as run_server
 
     settings = ServeSettings(max_upload_bytes=int(max_upload_mb * 1024 * 1024), timeout_s=timeout_s,
-                             workers=workers, max_duration_s=max_duration_s, allowed_origins=allow_origins,
+                             workers=workers, max_duration_s=max_duration, allowed_origins=allow_origins,
                              allowed_hosts=allowed_hosts_for(host, allow_hosts))
     run_server(model_dir, host, port, settings)
 

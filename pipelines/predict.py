@@ -19,8 +19,9 @@ from ser_img.errors import UsageError
 from ser_img.corpus.files import find_audio
 from ser_img.labels import EMOTIONS
 from ser_img.records import Recognition, failure_record
+from ser_img.options import RecognizerOptions
 from ser_img.recognizer import EmotionRecognizer, describe_model_dir
-from ser_img.conversation.speakers import channels_error, parse_speakers
+from ser_img.conversation.speakers import channels_error
 from ser_img.audio.stream import channel_count
 
 from . import Progress, no_progress
@@ -78,25 +79,24 @@ def audio_paths(sources: list[Path]) -> list[Path]:
 
 
 def predict_files(sources: list[Path], model_dir: Path | None = None, recognizer: EmotionRecognizer | None = None,
-                  workers: int | None = None, progress: Progress = no_progress, window_s: float | None = None,
-                  hop_s: float | None = None, image: bool = False, explain: bool = False,
-                  speakers: str | int | None = None, segmenter: str = "silero") -> PredictReport:
-    """Predict every audio file under `sources`; unreadable files are listed, not fatal.
-    `speakers` ("auto", a number or "channels") scores each speaker's turns."""
-    paths, recognizer = open_recognizer(sources, model_dir, recognizer, window_s=window_s, hop_s=hop_s,
-                                        workers=workers, speakers=speakers, segmenter=segmenter)
-    return recognize_paths(recognizer, paths, image=image, explain=explain, progress=progress, speakers=speakers)
+                  options: RecognizerOptions | None = None, progress: Progress = no_progress, image: bool = False,
+                  explain: bool = False) -> PredictReport:
+    """Predict every audio file under `sources` (with `recognizer`, or the model at `model_dir`
+    under `options`); unreadable files are listed, not fatal."""
+    paths, recognizer = open_recognizer(sources, model_dir, recognizer, options)
+    return recognize_paths(recognizer, paths, image=image, explain=explain, progress=progress)
 
 
 def open_recognizer(sources: list[Path], model_dir: Path | None = None, recognizer: EmotionRecognizer | None = None,
-                    **options) -> tuple[list[Path], EmotionRecognizer]:
+                    options: RecognizerOptions | None = None) -> tuple[list[Path], EmotionRecognizer]:
     """The audio files under `sources` (checked first, so a wrong path fails before the model
     loads) and the recognizer; a warning when the model was trained on synthetic audio."""
     paths = audio_paths(sources)
-    if parse_speakers(options.get("speakers")) == "channels":
+    wanted = options or (recognizer.options if recognizer is not None else RecognizerOptions())
+    if wanted.speakers == "channels":
         _check_two_channels(paths)
     if recognizer is None:
-        recognizer = EmotionRecognizer.load(model_dir, **options)
+        recognizer = EmotionRecognizer.load(model_dir, wanted)
     if recognizer.trained_on_synthetic_audio:
         log.warning("warning: %s was trained on SYNTHETIC audio (the demo's): its answers on real speech "
                     "mean nothing", describe_model_dir(recognizer.model_dir))

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Iterable
 
 from ser_img.labels import EMOTIONS
-from ser_img.records import Recognition
+from ser_img.records import Recognition, flat_rows
 
 from .predict import answer_record
 
@@ -29,28 +29,27 @@ def json_lines(answers: Iterable[tuple[str, Recognition | str]], write: Callable
     return failures
 
 
+CSV_COLUMNS = ["source", "row", "start", "end", "label", *EMOTIONS, "outcome", "speech_s", "warnings", "error"]
+DECIMALS = {"start": 3, "end": 3, "speech_s": 3, **dict.fromkeys(EMOTIONS, 6)}
+
+
 def timeline_csv(answers, with_speakers: bool = False) -> str:
     """A 'file' row per file in order (its overall answer, or its error), then, with speakers,
     a 'speaker' row per speaker (their overall answer), then its segments' rows; with speakers
-    a last column names each row's speaker."""
+    a last column names each row's speaker. The rows are `records.flat_rows`, formatted."""
+    columns = CSV_COLUMNS + (["speaker"] if with_speakers else [])
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["source", "row", "start", "end", "label", *EMOTIONS, "outcome", "speech_s", "warnings",
-                     "error", *(["speaker"] if with_speakers else [])])
-    tail = [""] if with_speakers else []
-    for source, p in answers:
-        if isinstance(p, str):
-            writer.writerow([source, "file", "", "", "", *[""] * len(EMOTIONS), "error", "", "", p, *tail])
-            continue
-        probabilities = [f"{x:.6f}" for x in p.probabilities] if p.judged else [""] * len(EMOTIONS)
-        speech = "" if p.speech_s is None else f"{p.speech_s:.3f}"
-        writer.writerow([p.source, "file", "0.000", f"{p.duration_s:.3f}", p.label or "", *probabilities,
-                         p.outcome, speech, "; ".join(p.warnings), "", *tail])
-        for who in (p.speakers or []) if with_speakers else []:
-            writer.writerow([p.source, "speaker", "", "", who.label, *(f"{x:.6f}" for x in who.probabilities),
-                             "emotion", f"{who.speech_s:.3f}", "", "", who.speaker])
-        for s in p.timeline if p.is_timeline else []:
-            writer.writerow([p.source, "segment", f"{s.start:.3f}", f"{s.end:.3f}", s.label,
-                             *(f"{x:.6f}" for x in s.probabilities), "emotion", "", "", "",
-                             *([s.speaker or ""] if with_speakers else [])])
+    writer.writerow(columns)
+    for source, answer in answers:
+        for row in flat_rows(source, answer):
+            if row["row"] != "speaker" or with_speakers:
+                writer.writerow([_cell(row, c) for c in columns])
     return out.getvalue()
+
+
+def _cell(row: dict, column: str) -> str:
+    value = row.get("path" if column == "source" else column)
+    if value is None:
+        return ""
+    return f"{value:.{DECIMALS[column]}f}" if column in DECIMALS else str(value)

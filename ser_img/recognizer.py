@@ -25,7 +25,6 @@ import numpy as np
 
 from ser_img.audio.quality import measure, warnings_for
 from ser_img.audio.stream import batched
-from ser_img.conversation.speakers import parse_speakers
 from ser_img.errors import NoModelError
 from ser_img.features.extractors import render_inputs_batch
 from ser_img.features.spectrogram import RenderSettings, to_image
@@ -79,13 +78,15 @@ class EmotionRecognizer:
 
     def with_options(self, **changes) -> EmotionRecognizer:
         """The same model under changed options (shares the model and its batching)."""
-        if self.options.replace(**changes) is self.options:
+        options = self.options.replace(**changes)
+        if options is self.options:
             return self
         other = object.__new__(EmotionRecognizer)
         other.__dict__.update(self.__dict__)
-        other.options = self.options.replace(**changes)
-        other.window_s, other.hop_s = other.options.window(self.settings.window_s)
-        other.segmenter = get_segmenter(other.options.segmenter)
+        other.options = options
+        other.window_s, other.hop_s = options.window(self.settings.window_s)
+        if options.segmenter != self.options.segmenter:
+            other.segmenter = get_segmenter(options.segmenter)
         return other
 
     # The options, read where they used to be attributes of their own.
@@ -133,10 +134,11 @@ class EmotionRecognizer:
         each speaker's turns: every segment names its speaker, and `speakers` sums them up
         (by default, the recognizer's `speakers`).
         """
-        speakers = self.speakers if speakers is DEFAULT else parse_speakers(speakers)
+        if speakers is not DEFAULT:
+            return self.with_options(speakers=speakers).predict(source, sr, image, explain, advance)
         source = to_source(source, sr, self.max_duration_s)
-        if speakers is not None:
-            return score_conversation(self, source, speakers, image, explain, advance)
+        if self.speakers is not None:
+            return score_conversation(self, source, image, explain, advance)
         duration = source.duration(self.sample_rate)
         if self.is_long(duration):
             blocks = source.blocks(self.sample_rate)
@@ -252,8 +254,9 @@ class EmotionRecognizer:
         long ones (and every file when speakers are asked for) are read block by block, their
         progress counted in seconds of audio.
         """
-        speakers = self.speakers if speakers is DEFAULT else parse_speakers(speakers)
-        return answer_files(self, paths, image, explain, progress, speakers)
+        if speakers is not DEFAULT:
+            return self.with_options(speakers=speakers).predict_files(paths, image, explain, progress)
+        return answer_files(self, paths, image, explain, progress)
 
 
 def _render_batch(job: tuple) -> list[tuple]:

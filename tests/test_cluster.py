@@ -27,6 +27,7 @@ pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is not installed: pi
 from cli import main  # noqa: E402
 from ser_img.errors import ClusterError  # noqa: E402
 from ser_img.labels import EMOTIONS  # noqa: E402
+from ser_img.options import RecognizerOptions  # noqa: E402
 from tests.conftest import TINY_RENDER, write_long_recording  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -218,7 +219,7 @@ def test_a_file_that_breaks_a_batch_becomes_a_row_never_a_failed_task(stack_mode
         return recognize_paths(recognizer, paths, *args, **kwargs)
 
     monkeypatch.setattr(cluster, "recognize_paths", recognize_paths_with_a_bug)
-    report = cluster.score_batch(cluster.bundle_model(stack_model), [good, cursed], None, None)
+    report = cluster.score_batch(cluster.bundle_model(stack_model), [good, cursed], RecognizerOptions())
     assert [p.source for p in report.predictions] == [good]
     assert report.failures == [(cursed, f"{cursed}: RuntimeError: a bug no one foresaw")]
     assert report.predictions[0].model["name"] == stack_model.name  # the worker's copy keeps the model's name

@@ -86,12 +86,11 @@ def test_a_slow_earlier_failure_never_replaces_a_newer_answer(page, server_url):
 
 def test_the_csv_has_a_row_per_speaker_as_the_cli_writes_it(page, server_url):
     """The page's CSV is `ser-img predict --csv --speakers`'s: file row, speaker rows, segments."""
-    from types import SimpleNamespace
-
     import numpy as np
 
-    from cli import _timeline_csv
+    from pipelines.writers import timeline_csv as _timeline_csv
     from ser_img.labels import EMOTIONS
+    from ser_img.records import Recognition, Segment, SpeakerSummary
 
     record = json.loads(TWO_SPEAKERS.read_text())
     page.route("**/predict?*", lambda route: route.fulfill(status=200, content_type="application/json",
@@ -107,14 +106,13 @@ def test_the_csv_has_a_row_per_speaker_as_the_cli_writes_it(page, server_url):
     finally:
         page.unroute("**/predict?*")
     vector = lambda named: np.array([named[name] for name in EMOTIONS])  # noqa: E731
-    answer = SimpleNamespace(
-        source=record["source"], judged=True, label=record["label"], outcome=record["outcome"],
-        probabilities=vector(record["probabilities"]), duration_s=record["duration_s"], speech_s=record["speech_s"],
-        warnings=record["warnings"], is_timeline=True,
-        speakers=[SimpleNamespace(speaker=s["speaker"], label=s["label"], probabilities=vector(s["probabilities"]),
-                                  speech_s=s["speech_s"]) for s in record["speakers"]],
-        timeline=[SimpleNamespace(start=s["start"], end=s["end"], label=s["label"], speaker=s["speaker"],
-                                  probabilities=vector(s["probabilities"])) for s in record["timeline"]])
+    answer = Recognition(
+        source=record["source"], probabilities=vector(record["probabilities"]), duration_s=record["duration_s"],
+        timeline=[Segment(s["start"], s["end"], vector(s["probabilities"]), s["speaker"]) for s in record["timeline"]],
+        shares=vector(record["shares"]), model=record["model"], outcome=record["outcome"],
+        speech_s=record["speech_s"], warnings=record["warnings"],
+        speakers=[SpeakerSummary(s["speaker"], vector(s["probabilities"]), s["speech_s"], s["share"],
+                                 vector(s["shares"]), s["turns"]) for s in record["speakers"]])
     assert text == _timeline_csv([(record["source"], answer)], with_speakers=True)
     rows = list(csv.DictReader(text.splitlines()))
     speaker_rows = [r for r in rows if r["row"] == "speaker"]
@@ -125,7 +123,7 @@ def test_the_csv_has_a_row_per_speaker_as_the_cli_writes_it(page, server_url):
 def test_the_note_shows_the_accuracy_per_corpus_home_corpus_first(page, server_url):
     """With the shipped model's card: RAVDESS's figure leads; the pooled one is not the headline."""
     from ser_img.store.load import PACKAGED_MODEL
-    from pipelines.serve import model_card
+    from pipelines.serve.app import model_card
 
     card = model_card(PACKAGED_MODEL)
     body = {**card, "name": card["model"]["name"], "version": "test", "accuracy": card["model"]["cv"]["accuracy"],

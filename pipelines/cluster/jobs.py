@@ -17,6 +17,7 @@ from ser_img.corpus.files import find_audio
 from ser_img.store.load import load_model
 from ser_img.store.manifest import read_description
 from ser_img.features.spectrogram import RenderSettings
+from ser_img.options import RecognizerOptions
 from ser_img.recognizer import EmotionRecognizer, model_info, resolve_model_dir
 from ser_img.scoring.files import FILE_BATCH
 
@@ -31,36 +32,32 @@ from .worker import bundle_model, score_batch
 FILES_PER_TASK = 64  # files a worker scores per task: small enough to spread, big enough to batch
 
 
-def _scored_batches(client, model_dir: Path, paths: list[Path], window_s, hop_s,
-                    files_per_task: int, speakers: str | int | None = None,
-                    segmenter: str = "silero") -> Iterator[PredictReport]:
+def _scored_batches(client, model_dir: Path, paths: list[Path], options: RecognizerOptions,
+                    files_per_task: int) -> Iterator[PredictReport]:
     """PredictReports of batches of `paths`, as they finish: on the cluster, else on this machine."""
     batches = [paths[i : i + files_per_task] for i in range(0, len(paths), files_per_task)]
     if client is None:
-        recognizer = EmotionRecognizer(load_model(model_dir), model_dir, window_s=window_s, hop_s=hop_s,
-                                       speakers=speakers, segmenter=segmenter)
+        recognizer = EmotionRecognizer(load_model(model_dir), model_dir, options)
         for batch in batches:
             yield recognize_paths(recognizer, batch)
         return
     readable = [Path(paths[0]).parent] if paths else []
     despite_lost_workers(client, lambda: check_workers(client, readable=readable), "checking the workers")
     bundle = broadcast(client, bundle_model(model_dir))
-    futures = [client.submit(score_batch, bundle, [str(p) for p in batch], window_s, hop_s, speakers, segmenter,
-                             pure=False)
+    futures = [client.submit(score_batch, bundle, [str(p) for p in batch], options, pure=False)
                for batch in batches]
     yield from gather(client, futures)
 
 
 def predict_on_cluster(sources: list[Path], scheduler: str, model_dir: Path | None = None,
-                       window_s: float | None = None, hop_s: float | None = None,
-                       files_per_task: int = FILES_PER_TASK, progress: Progress = no_progress,
-                       speakers: str | int | None = None, segmenter: str = "silero") -> PredictReport:
+                       options: RecognizerOptions = RecognizerOptions(), files_per_task: int = FILES_PER_TASK,
+                       progress: Progress = no_progress) -> PredictReport:
     """`predict_files` with the scoring done by the cluster's workers; the same report."""
     paths = audio_paths(sources)
     model_dir = resolve_model_dir(model_dir)
     results: dict[Path, object] = {}
     with connect(scheduler) as client:
-        batches = _scored_batches(client, model_dir, paths, window_s, hop_s, files_per_task, speakers, segmenter)
+        batches = _scored_batches(client, model_dir, paths, options, files_per_task)
         for _ in progress(_per_file(batches, results), len(paths), f"predicting {len(paths)} files on the cluster"):
             pass
     return assemble_report(model_dir, paths, results)
@@ -87,9 +84,8 @@ class ParquetReport:
 
 
 def predict_to_parquet(sources: list[Path], out: Path, model_dir: Path | None = None, scheduler: str | None = None,
-                       window_s: float | None = None, hop_s: float | None = None,
-                       files_per_task: int | None = None, progress: Progress = no_progress,
-                       speakers: str | int | None = None, segmenter: str = "silero") -> ParquetReport:
+                       options: RecognizerOptions = RecognizerOptions(), files_per_task: int | None = None,
+                       progress: Progress = no_progress) -> ParquetReport:
     """Score the files under `sources` that have no row in `out` yet and add their rows there."""
     paths = audio_paths(sources)
     model_dir = resolve_model_dir(model_dir)
@@ -101,7 +97,7 @@ def predict_to_parquet(sources: list[Path], out: Path, model_dir: Path | None = 
     per_task = files_per_task or (FILES_PER_TASK if scheduler else FILE_BATCH)
     where = " on the cluster" if scheduler else ""
     with client_or_none(scheduler) as client:
-        batches = _scored_batches(client, model_dir, todo, window_s, hop_s, per_task, speakers, segmenter)
+        batches = _scored_batches(client, model_dir, todo, options, per_task)
         written = _written(batches, results, report, _model_info(model_dir))
         for _ in progress(written, len(todo), f"predicting {len(todo)} files{where}"):
             pass

@@ -15,6 +15,7 @@ from pathlib import Path
 from ser_img.ensemble.model import EmotionModel
 from ser_img.store.load import load_model
 from ser_img.store.manifest import MANIFEST_FILE, read_description
+from ser_img.options import RecognizerOptions
 from ser_img.recognizer import EmotionRecognizer
 
 from pipelines.predict import PredictReport, assemble_report, recognize_paths
@@ -58,13 +59,12 @@ def worker_model(bundle: ModelBundle) -> tuple[EmotionModel, Path]:
         return _worker_models[bundle.key]
 
 
-def score_batch(bundle: ModelBundle, paths: list[str], window_s: float | None,
-                hop_s: float | None, speakers: str | int | None = None, segmenter: str = "silero") -> PredictReport:
-    """One task: a batch scored on a worker. A bad file is a failure in the report, never an
-    exception, so Dask never sees a failed task for it."""
+def score_batch(bundle: ModelBundle, paths: list[str], options: RecognizerOptions) -> PredictReport:
+    """One task: a batch scored on a worker, under the client's `options` (one decoding process:
+    the worker is one of many). A bad file is a failure in the report, never an exception, so
+    Dask never sees a failed task for it."""
     model, folder = worker_model(bundle)
-    recognizer = EmotionRecognizer(model, folder, window_s=window_s, hop_s=hop_s, workers=1, speakers=speakers,
-                                   segmenter=segmenter)
+    recognizer = EmotionRecognizer(model, folder, options, workers=1)
     try:
         return recognize_paths(recognizer, list(map(Path, paths)))
     except Exception:  # noqa: BLE001 - something unforeseen in one file: find it file by file

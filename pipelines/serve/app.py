@@ -16,7 +16,6 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
 from ser_img import __version__
-from ser_img.conversation.speakers import parse_speakers
 from ser_img.errors import UsageError
 from ser_img.recognizer import EmotionRecognizer
 
@@ -60,7 +59,7 @@ def create_app(recognizer: EmotionRecognizer, settings: ServeSettings = ServeSet
     # python-multipart logs a warning for every malformed body it sees: the 4xx and its
     # access-log line say it already.
     logging.getLogger("python_multipart").setLevel(logging.ERROR)
-    recognizer = capped(recognizer, settings.max_duration_s)
+    recognizer = capped(recognizer, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -126,15 +125,15 @@ def create_app(recognizer: EmotionRecognizer, settings: ServeSettings = ServeSet
         `explain=true` adds `explanation`: which regions of that image drove the decision,
         as a grid of probability drops and a PNG drawn over the image.
         """
-        try:
-            speakers = parse_speakers(speakers)
+        try:  # the form's options, validated once, on the server's recognizer
+            asked = recognizer.with_options(speakers=speakers)
         except UsageError as exc:
             raise RequestFailed(400, str(exc)) from None
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > settings.max_upload_bytes + 64 * 1024:
             raise RequestFailed(413, f"request of {int(declared)} bytes is over the "
                                      f"{mib(settings.max_upload_bytes)} upload limit")
-        return await run_upload(request, recognizer, settings, pool, jobs, image, explain, speakers)
+        return await run_upload(request, asked, settings, pool, jobs, image, explain)
 
     return app
 

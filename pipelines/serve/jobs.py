@@ -23,7 +23,7 @@ class _Stopped(Exception):
 
 
 def recognize_upload(recognizer: EmotionRecognizer, upload: Upload, folder: Path, image: bool, explain: bool,
-                     stop: threading.Event, speakers: str | int | None = None) -> dict | None:
+                     stop: threading.Event) -> dict | None:
     """Score the upload, then delete its folder, whatever happens (runs on a worker thread).
 
     Long audio is scored batch by batch; once `stop` is set the job ends at the next batch,
@@ -37,8 +37,7 @@ def recognize_upload(recognizer: EmotionRecognizer, upload: Upload, folder: Path
         if upload.size == 0:
             raise RequestFailed(400, f"{upload.name}: empty upload")
         try:
-            result = recognizer.predict(upload.path, image=image, explain=explain, advance=advance,
-                                        speakers=speakers)
+            result = recognizer.predict(upload.path, image=image, explain=explain, advance=advance)
         except _Stopped:
             return None
         except (AudioError, UsageError) as exc:  # UsageError: --speakers channels on a one-channel upload
@@ -50,11 +49,11 @@ def recognize_upload(recognizer: EmotionRecognizer, upload: Upload, folder: Path
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def capped(recognizer: EmotionRecognizer, max_duration_s: float) -> EmotionRecognizer:
+def capped(recognizer: EmotionRecognizer, settings: ServeSettings) -> EmotionRecognizer:
     """The recognizer with the server's cap on audio length; a copy, so the caller's is unchanged
     (it shares the model and its batching)."""
-    current = recognizer.options.max_duration_s
-    return recognizer.with_options(max_duration_s=max_duration_s if current is None else min(current, max_duration_s))
+    cap, current = settings.max_duration_s, recognizer.options.max_duration_s
+    return recognizer.with_options(max_duration_s=cap if current is None else min(current, cap))
 
 
 class Jobs:
@@ -83,7 +82,7 @@ class Jobs:
 
 
 async def run_upload(request, recognizer: EmotionRecognizer, settings: ServeSettings, pool: Executor, jobs: Jobs,
-                     image: bool, explain: bool, speakers: str | int | None) -> dict:
+                     image: bool, explain: bool) -> dict:
     """Receive the request's audio into a private folder and score it on `pool`, all within
     `settings.timeout_s`: 408 when the upload is not in by then, 504 when the answer is not."""
     deadline = asyncio.get_running_loop().time() + settings.timeout_s
@@ -101,7 +100,7 @@ async def run_upload(request, recognizer: EmotionRecognizer, settings: ServeSett
         raise
     upload.close()
     job = asyncio.get_running_loop().run_in_executor(pool, recognize_upload, recognizer, upload, folder, image,
-                                                     explain, stop, speakers)
+                                                     explain, stop)
     job.add_done_callback(lambda _: jobs.done(folder))
     try:  # on timeout the job is told to stop; it ends at its next batch and removes the upload
         answer = await asyncio.wait_for(asyncio.shield(job), deadline - asyncio.get_running_loop().time())
