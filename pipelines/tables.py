@@ -72,14 +72,15 @@ def outcome_text(p) -> str:
 
 def prediction_table(predictions) -> str:
     """A line per file (emotion and 8 probabilities); a long recording's summary, speakers and segments below it."""
-    lines = [f"{'file':<32}{'emotion':<11}" + "".join(f"{name[:7]:>8}" for name in EMOTIONS)]
+    names = _shown_paths([p.source for p in predictions])
+    width = max([len(n) for n in names.values()] + [31]) + 1
+    lines = [f"{'file':<{width}}{'emotion':<11}" + "".join(f"{name[:7]:>8}" for name in EMOTIONS)]
     for p in predictions:
-        name = Path(p.source).name
-        name = name if len(name) <= 31 else "…" + name[-30:]
+        name = names[p.source]
         if not p.judged:
-            lines.append(f"{name:<32}{outcome_text(p)}")
+            lines.append(f"{name:<{width}}{outcome_text(p)}")
             continue
-        lines.append(f"{name:<32}{p.label:<11}" + "".join(f"{x:>8.3f}" for x in p.probabilities))
+        lines.append(f"{name:<{width}}{p.label:<11}" + "".join(f"{x:>8.3f}" for x in p.probabilities))
         if p.is_timeline:
             shares = ", ".join(f"{e} {share:.0%}" for e, share in sorted(zip(EMOTIONS, p.shares), key=lambda x: -x[1])
                                if share > 0)
@@ -91,6 +92,15 @@ def prediction_table(predictions) -> str:
             lines += [f"  {s.start:>9.2f}-{s.end:<9.2f}{(s.speaker or '') + ' ' if p.speakers is not None else ''}"
                       f"{s.label:<11}" + "".join(f"{x:>8.3f}" for x in s.probabilities) for s in p.timeline]
     return "\n".join(lines)
+
+
+def _shown_paths(sources: list[str | None], longest: int = 60) -> dict:
+    """How the table names each file: its name alone where that is unique, else as much of its
+    path as tells it apart (two folders may hold files of the same name); long ones cut on the left."""
+    names = {s: Path(s or "audio").name for s in sources}
+    clashing = {n for n in names.values() if sum(m == n for m in names.values()) > 1}
+    shown = {s: (str(s) if n in clashing else n) for s, n in names.items()}
+    return {s: n if len(n) <= longest else "…" + n[-(longest - 1):] for s, n in shown.items()}
 
 
 def examples_table(rows) -> str:

@@ -25,7 +25,7 @@ import numpy as np
 
 from ser_img.audio.quality import measure, warnings_for
 from ser_img.audio.stream import batched
-from ser_img.errors import NoModelError
+from ser_img.errors import NoModelError, SilentAudio
 from ser_img.features.extractors import render_inputs_batch
 from ser_img.features.spectrogram import RenderSettings, to_image
 from ser_img.labels import EMOTIONS
@@ -143,7 +143,10 @@ class EmotionRecognizer:
         if self.is_long(duration):
             blocks = source.blocks(self.sample_rate)
             return self._timeline(blocks, duration, source.name, image, explain, advance)
-        audio = source.load(self.sample_rate)
+        try:
+            audio = source.load(self.sample_rate)
+        except SilentAudio as exc:  # nothing to judge: an outcome, as for any audio without speech
+            return unjudged(source.name, exc.duration_s, 0.0, [], self.model_info)
         if self.is_long(audio.duration_s):  # the header did not say: a timeline after all
             return self._timeline([audio.samples], audio.duration_s, source.name, image, explain, advance)
         return self._clip(audio.samples, audio.duration_s, source.name, image, explain, audio.source_rate)
@@ -234,8 +237,7 @@ class EmotionRecognizer:
                         names: list[str] | None = None) -> Recognition:
         """The answer a tally of scored windows adds up to (`names`: the tally's speakers' names),
         with the image asked for."""
-        result = timeline_result(tally, speech_s, audio_s, duration_s, source, self.model_info,
-                                 self.segmenter.name, names)
+        result = timeline_result(tally, speech_s, audio_s, duration_s, source, self.model_info, names)
         if result.judged and tally.shown:
             # The image: the window most typical of the overall label (else of any label).
             inputs, where = tally.shown_for(int(result.probabilities.argmax()))

@@ -116,7 +116,7 @@ def test_channels_give_exactly_the_two_parties(talk_recognizer, stereo_call):
 
 
 def test_channels_on_a_mono_file_is_a_usage_error(recognizer, two_voices):
-    with pytest.raises(UsageError, match="talk.wav: --speakers channels needs a two-channel recording"):
+    with pytest.raises(UsageError, match="talk.wav: scoring speakers by channel needs a two-channel recording"):
         recognizer.predict(two_voices[0], speakers="channels")
 
 
@@ -175,7 +175,7 @@ def test_cli_refuses_channels_on_mono_and_zero_speakers(stack_model, two_voices)
     mono = runner.invoke(main, ["predict", str(two_voices[0]), "--model", str(stack_model), "--speakers", "channels"])
     assert mono.exit_code == 2
     assert mono.stderr.strip().splitlines() == [
-        f"error: {two_voices[0]}: --speakers channels needs a two-channel recording (one party per channel); "
+        f"error: {two_voices[0]}: scoring speakers by channel needs a two-channel recording (one party per channel); "
         "this one has 1 channel"]
     zero = runner.invoke(main, ["predict", str(two_voices[0]), "--speakers", "0"])
     assert zero.exit_code == 2

@@ -16,7 +16,7 @@ def test_text_fields_become_values_and_none_means_default():
 
 @pytest.mark.parametrize("fields", [{"window_s": 0}, {"hop_s": -1.0}, {"speakers": 0}, {"speakers": "two"},
                                     {"segmenter": "webrtc"}, {"workers": 0}, {"min_speech_s": -0.1},
-                                    {"max_duration_s": 0}, {"colour": "blue"}])
+                                    {"max_duration_s": 0}, {"colour": "blue"}, {"window_s": 0.3}])
 def test_bad_values_are_refused_with_a_usage_error(fields):
     with pytest.raises(UsageError):
         RecognizerOptions.from_fields(fields)

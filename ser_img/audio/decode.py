@@ -17,7 +17,7 @@ import numpy as np
 import soundfile
 import soxr
 
-from ser_img.errors import AudioError, DecodeError
+from ser_img.errors import AudioError, DecodeError, SilentAudio
 from ser_img.audio.signal import SILENCE_PEAK  # below it (about -100 dBFS) a file holds no sound worth classifying
 
 # Extensions picked up when a folder is searched; a file named directly is always tried.
@@ -149,7 +149,10 @@ def load_audio(path, sample_rate: int, max_duration_s: float | None = None) -> A
     frames = sum(len(part) for part in parts)
     if frames == 0:
         raise AudioError(f"{source}: contains no samples")
-    mono = _clean(np.concatenate(parts), source)
+    try:
+        mono = _clean(np.concatenate(parts), source)
+    except SilentAudio as exc:
+        raise SilentAudio(str(exc), frames / source_rate) from None
     # Resampling can overshoot full scale a little around clipped or damaged stretches.
     samples = np.clip(to_rate(mono, source_rate, sample_rate), -1.0, 1.0)
     if len(samples) == 0:
@@ -203,7 +206,7 @@ def _clean(mono: np.ndarray, path: Path) -> np.ndarray:
     mono = np.where(finite, mono, np.float32(0.0))
     peak = float(np.abs(mono).max())
     if peak < SILENCE_PEAK:
-        raise AudioError(f"{path}: silent (no sound above -100 dBFS)")
+        raise SilentAudio(f"{path}: silent (no sound above -100 dBFS)")
     return mono / np.float32(peak) if peak > 1.0 else mono
 
 

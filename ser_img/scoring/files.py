@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ser_img.audio.decode import load_audio
 from ser_img.audio.quality import measure, warnings_for
-from ser_img.errors import AudioError, SerImgError
+from ser_img.errors import AudioError, SerImgError, SilentAudio
 from ser_img.features.extractors import render_inputs
 from ser_img.records import FileAnswer, Recognition, unjudged
 from ser_img.runtime.parallel import run_parallel
@@ -108,6 +108,8 @@ def _load_file(job: tuple) -> _Loaded:
     path, settings, max_duration_s, min_speech_s = job
     try:
         audio = load_audio(path, settings.sample_rate, max_duration_s)
+    except SilentAudio as exc:  # nothing to judge: the outcome "no speech"
+        return _Loaded(duration=exc.duration_s)
     except SerImgError as exc:
         return _Loaded(error=exc)
     except OSError as exc:

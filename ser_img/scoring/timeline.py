@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 from ser_img.audio.quality import measure, warnings_for
-from ser_img.errors import AudioError
 from ser_img.labels import EMOTIONS
 from ser_img.records import Recognition, Segment, SpeakerSummary, unjudged
 
@@ -55,12 +54,10 @@ class Tally:
 
 
 def timeline_result(tally: Tally, speech_s: float, audio_s: float, duration_s: float, source: str | None,
-                    model: dict[str, str], segmenter: str, names: list[str] | None = None) -> Recognition:
-    """The answer a timeline adds up to; `names` names the tally's speaker numbers."""
-    if not tally.rows and speech_s == 0:
-        raise AudioError(f"{source or 'audio array'}: no speech (the {segmenter} segmenter found "
-                         f"none in {clock(duration_s)} of audio)")
-    if not tally.rows:  # some speech, but no window with enough of it to judge
+                    model: dict[str, str], names: list[str] | None = None) -> Recognition:
+    """The answer a timeline adds up to; `names` names the tally's speaker numbers. With no
+    window to judge, the outcome says why: "no speech" (the segmenter found none) or "too short"."""
+    if not tally.rows:
         return unjudged(source, duration_s, round(speech_s, 3), [], model)
     probs, weight = np.array(tally.rows), np.array(tally.weights)
     overall, shares = weighted(probs, weight)
