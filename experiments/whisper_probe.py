@@ -87,6 +87,8 @@ def grouped_cv(name: str, cache: dict, c: float, augmented: bool, conditions: li
     labels, actors = clean["labels"], clean["actors"]
     x_clean = features_of(name, clean)
     x_aug = features_of(name, cache["aug"]) if augmented else None
+    if augmented and x_aug is None:  # no augmented copies of these features: nothing to say
+        return {}
     tested = {k: features_of(name, cache[k]) for k in conditions}
     tested = {k: v for k, v in tested.items() if v is not None}
     out = {k: np.zeros((len(labels), len(EMOTIONS))) for k in tested}
@@ -105,12 +107,30 @@ def grouped_cv(name: str, cache: dict, c: float, augmented: bool, conditions: li
     return result
 
 
-def loco(name: str, cache: dict, c: float, augmented: bool) -> dict:
+def centred(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Each group's mean vector subtracted from its rows (no labels used)."""
+    x = x.copy()
+    for g in set(groups.tolist()):
+        x[groups == g] -= x[groups == g].mean(axis=0)
+    return x
+
+
+def loco(name: str, cache: dict, c: float, augmented: bool, centre: str = "none") -> dict:
+    """`centre`: "none", or "corpus"/"speaker" to subtract each corpus's or speaker's mean
+    feature vector first (a diagnosis of what shifts a corpus; "speaker" needs several clips
+    of a voice at prediction time, as a conversation has)."""
     clean, other = cache["clean"], cache["loco"]
     rav_x, rav_y = features_of(name, clean), clean["labels"]
-    if augmented:
-        rav_x, rav_y = np.concatenate([rav_x, features_of(name, cache["aug"])]), np.concatenate([rav_y, rav_y])
     x_other, y_other, corpora = features_of(name, other), other["labels"], other["corpora"]
+    if centre != "none":
+        key = {"corpus": (np.full(len(rav_y), "ravdess"), corpora),
+               "speaker": (clean["actors"].astype(str), other["speakers"])}[centre]
+        rav_x, x_other = centred(rav_x, key[0]), centred(x_other, key[1])
+    if augmented:
+        aug_x = features_of(name, cache["aug"])
+        if centre != "none":
+            aug_x = centred(aug_x, key[0])
+        rav_x, rav_y = np.concatenate([rav_x, aug_x]), np.concatenate([rav_y, rav_y])
     result = {}
     for held in sorted(set(corpora.tolist())):
         inside = corpora == held
@@ -147,8 +167,9 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("/work/cache/conditions"))
     parser.add_argument("--features", default=",".join(FEATURES))
     parser.add_argument("--variants", default="clean,+aug")
-    parser.add_argument("--C", type=float, default=0.1)
+    parser.add_argument("--C", type=float, default=0.01)
     parser.add_argument("--loco", default="", help="feature sets for leave-one-corpus-out")
+    parser.add_argument("--centre", default="none", help="loco: none, corpus or speaker (comma-separated for several)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     cache = load(args.cache)
@@ -160,7 +181,9 @@ def main() -> None:
             if variant == "+aug" and "aug" not in cache:
                 continue
             started = time.time()
-            results[(name, variant)] = grouped_cv(name, cache, args.C, variant == "+aug", conditions)
+            result = grouped_cv(name, cache, args.C, variant == "+aug", conditions)
+            if result:
+                results[(name, variant)] = result
             print(f"{name} {variant}: {time.time() - started:.0f} s", flush=True)
     print("\nAccuracy (%), RAVDESS 01-18, GroupKFold(6) by actor\n" + table(results, conditions, "accuracy"))
     print("\nECE (top label, 10 bins)\n" + table(results, conditions, "ece"))
@@ -168,15 +191,18 @@ def main() -> None:
     if level:
         print("\nTop label unchanged from clean (%)\n" + table(results, level, "same_label"))
     loco_results = {}
-    for name in [f for f in args.loco.split(",") if f and "loco" in cache]:
-        for variant in args.variants.split(","):
-            if variant == "+aug" and "aug" not in cache:
-                continue
-            r = loco(name, cache, args.C, variant == "+aug")
-            loco_results[f"{name} {variant}"] = r
+    print("\n| features | train | centred | " + " | ".join(sorted(set(cache["loco"]["corpora"].tolist())))
+          + " | mean |" if "loco" in cache and args.loco else "", flush=True)
+    for name, variant, centre in [(f, v, c) for f in args.loco.split(",") if f and "loco" in cache
+                                  for v in args.variants.split(",") for c in args.centre.split(",")]:
+        if variant == "+aug" and "aug" not in cache:
+            continue
+        if True:
+            r = loco(name, cache, args.C, variant == "+aug", centre)
+            loco_results[f"{name} {variant} {centre}"] = r
             cells = " | ".join(f"{100 * v['accuracy']:.1f} ({100 * v['largest_share']:.0f} % {v['largest_class']}, "
                                f"ECE {v['ece']:.2f})" for k, v in r.items() if k != "mean")
-            print(f"| {name} | {variant} | {cells} | {100 * r['mean']['accuracy']:.1f} |", flush=True)
+            print(f"| {name} | {variant} | {centre} | {cells} | {100 * r['mean']['accuracy']:.1f} |", flush=True)
     if args.json:
         args.json.write_text(json.dumps({"C": args.C, "cv": {f"{n} {v}": r for (n, v), r in results.items()},
                                          "loco": loco_results}, indent=1))
