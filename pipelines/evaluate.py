@@ -13,7 +13,8 @@ from ser_img.report import metrics
 from ser_img.errors import UsageError
 from ser_img.labels import EMOTIONS, clip_info, listed_clips
 from ser_img.recognizer import EmotionRecognizer
-from ser_img.features.spectrogram import write_bytes_atomic, write_png
+from ser_img.features.spectrogram import write_png
+from ser_img.runtime.files import write_bytes_atomic
 
 from . import Progress, no_progress
 from .predict import audio_paths, predict_files

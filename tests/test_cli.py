@@ -107,10 +107,10 @@ def test_predict_without_a_model_uses_the_shipped_one(tmp_path, monkeypatch, cor
 
 
 def test_no_model_anywhere_is_a_clear_error(tmp_path, monkeypatch, corpus):
-    import ser_img.ensemble.model
+    import ser_img.store.load
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(ser_img.ensemble.model, "PACKAGED_MODEL", tmp_path / "not-installed")
+    monkeypatch.setattr(ser_img.store.load, "PACKAGED_MODEL", tmp_path / "not-installed")
     result = run("predict", corpus / "Actor_01")
     assert result.exit_code == 3
     assert "no model found" in result.stderr

@@ -10,7 +10,7 @@ pytest.importorskip("distributed")
 
 from distributed.comm.core import CommClosedError  # noqa: E402
 
-from pipelines import cluster  # noqa: E402
+from pipelines.cluster import client as cluster  # noqa: E402
 from ser_img.errors import ClusterError  # noqa: E402
 
 

@@ -224,7 +224,7 @@ def test_http_api_takes_speakers(server_url, two_voices):
 
 def test_a_speakers_part_without_its_files_part_is_dropped_on_resume(tmp_path):
     """A run killed between a batch's speakers part and its files part scores that batch again."""
-    from pipelines.results import ParquetResults
+    from pipelines.cluster import ParquetResults
 
     results = ParquetResults(tmp_path / "out")
     file_row = {"path": "a", "label": "sad", "duration_s": 9.0, "model_name": "m", "model_version": "1",

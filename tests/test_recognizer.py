@@ -107,10 +107,10 @@ def test_silence_only_is_an_error_for_people(recognizer, tmp_path):
 
 
 def test_default_model_missing_is_a_model_error(tmp_path, monkeypatch):
-    import ser_img.ensemble.model
+    import ser_img.store.load
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(ser_img.ensemble.model, "PACKAGED_MODEL", tmp_path / "not-installed")
+    monkeypatch.setattr(ser_img.store.load, "PACKAGED_MODEL", tmp_path / "not-installed")
     with pytest.raises(ModelError, match="no model found"):
         EmotionRecognizer.load()
 
