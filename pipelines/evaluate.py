@@ -38,6 +38,16 @@ def speaker_overlap(y_true: np.ndarray, probabilities: np.ndarray, speakers: lis
     return overlap
 
 
+def warning_summary(judged: list, truth: list[str]) -> dict:
+    """Per kind of input warning met (`little speech`, `background noise`, ...): how many clips
+    had it and how often they were right, so a figure can be read with its inputs in mind."""
+    kinds: dict[str, list[bool]] = {}
+    for p, label in zip(judged, truth):
+        for kind in {w.split(" (")[0] for w in p.warnings}:
+            kinds.setdefault(kind, []).append(p.label == label)
+    return {kind: {"clips": len(right), "accuracy": sum(right) / len(right)} for kind, right in sorted(kinds.items())}
+
+
 @dataclass
 class EvaluateReport:
     model_dir: Path
@@ -82,6 +92,7 @@ def evaluate(sources: list[Path], model_dir: Path | None = None, out_dir: Path |
                   for p, t, sp in zip(judged, truth, speakers)],
         "not_judged": [{"source": p.source, "outcome": p.outcome, "speech_s": p.speech_s}
                        for p in result.predictions if not p.judged],
+        "warnings": warning_summary(judged, truth),
         "failures": [{"source": s, "error": e} for s, e in result.failures]})
     name = recognizer.model_info["name"]
     out_dir = Path(out_dir) if out_dir else Path("artifacts") / "evaluations" / f"{name}--{Path(sources[0]).name or 'input'}"

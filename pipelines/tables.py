@@ -52,7 +52,7 @@ def evaluation_table(report: dict) -> str:
     lines = [f"{report['n']} clips   accuracy {report['accuracy']:.3f}   UAR {report['uar']:.3f}   "
              f"macro-F1 {report['macro_f1']:.3f}",
              f"calibration: log-loss {report['log_loss']:.3f}   Brier {report['brier']:.3f}   ECE {report['ece']:.3f}"
-             " (reliability.png)", *_overlap_lines(report), "",
+             " (reliability.png)", *_overlap_lines(report), *_warning_lines(report), "",
              f"{'class':<10}{'precision':>10}{'recall':>8}{'F1':>7}{'n':>6}"]
     for name, row in report["per_class"].items():
         lines.append(f"{name:<10}{row['precision']:>10.3f}{row['recall']:>8.3f}{row['f1']:>7.3f}{row['support']:>6}")
@@ -61,6 +61,16 @@ def evaluation_table(report: dict) -> str:
     for name, row in zip(EMOTIONS, report["confusion_matrix"]):
         lines.append(f"{name:<10}" + "".join(f"{count:>6}" for count in row))
     return "\n".join(lines)
+
+
+def _warning_lines(report: dict) -> list[str]:
+    """What the input warnings met say: per kind, the clips that had it and their accuracy."""
+    found = report.get("warnings") or {}
+    if not found:
+        return ["input warnings: none"]
+    return ["input warnings (clips, accuracy on them):"] + [
+        f"  {kind}: {row['clips']} clip{'s' * (row['clips'] != 1)}, accuracy {row['accuracy']:.3f}"
+        for kind, row in found.items()]
 
 
 def outcome_text(p) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import os
 import shutil
 import tempfile
 import threading
@@ -38,6 +39,7 @@ def bundle_model(model_dir: Path) -> ModelBundle:
     return ModelBundle(hashlib.sha256(files[MANIFEST_FILE]).hexdigest(), model_dir.resolve().name, files)
 
 
+MODEL_FOLDER_PREFIX = "ser-img-model-"  # then the worker's process id: a killed worker's folder is found by it
 _worker_models: dict[str, tuple[EmotionModel, Path]] = {}
 _worker_lock = threading.Lock()
 
@@ -46,7 +48,8 @@ def worker_model(bundle: ModelBundle) -> tuple[EmotionModel, Path]:
     """The bundle's model, written to a private folder and loaded once per worker process."""
     with _worker_lock:
         if bundle.key not in _worker_models:
-            root = Path(tempfile.mkdtemp(prefix="ser-img-model-"))
+            remove_stale_model_folders()
+            root = Path(tempfile.mkdtemp(prefix=f"{MODEL_FOLDER_PREFIX}{os.getpid()}-"))
             atexit.register(shutil.rmtree, root, ignore_errors=True)
             folder = root / bundle.name
             folder.mkdir()
@@ -75,3 +78,23 @@ def score_batch(bundle: ModelBundle, paths: list[str], options: RecognizerOption
             except Exception as exc:  # noqa: BLE001
                 results[path] = f"{path}: {type(exc).__name__}: {exc}"
         return assemble_report(folder, list(map(Path, paths)), results)
+
+
+def remove_stale_model_folders(where: Path | None = None) -> None:
+    """Removes model folders left by workers that were killed before their clean-up ran (their
+    process is gone), so that killed workers do not leave a model behind in the temp directory."""
+    for folder in Path(where or tempfile.gettempdir()).glob(f"{MODEL_FOLDER_PREFIX}*-*"):
+        owner = folder.name[len(MODEL_FOLDER_PREFIX):].split("-")[0]
+        if owner.isdigit() and not _running(int(owner)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+

@@ -93,11 +93,11 @@ def create_app(recognizer: EmotionRecognizer, settings: ServeSettings = ServeSet
         log.exception("%s %s failed", request.method, request.url.path)
         return error(500, f"internal error ({type(exc).__name__}); the server log has the details")
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
     def page():
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
-    @app.get("/health")
+    @app.api_route("/health", methods=["GET", "HEAD"])
     def health():
         return {"status": "ok", "model": recognizer.model_info}
 

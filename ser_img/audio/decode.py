@@ -38,6 +38,8 @@ DECODE_VALUES_PER_S = 2 * 48000
 MAX_STREAM_BYTES = 2 * 1024**3
 # libsndfile's words for "these bytes are not audio it knows", whatever the extension.
 _NOT_AUDIO = ("format not recognised", "not a regular file", "unsupported encoding", "unknown format")
+# libsndfile's words for a header it parsed but cannot believe (a rate of 4 GHz, no channels):
+_IMPOSSIBLE_HEADER = ("sf_info struct incomplete", "bad format field", "bad sample rate", "bad channel count")
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,8 @@ def decode_error(path: Path, exc: Exception) -> DecodeError:
     text = str(exc).split(":")[-1].strip().rstrip(".")
     if any(words in text.lower() for words in _NOT_AUDIO):
         text = "not an audio file, or a format this libsndfile cannot read"
+    elif any(words in text.lower() for words in _IMPOSSIBLE_HEADER):
+        text = "its header is damaged: it states an impossible sample rate, channel count or format"
     return DecodeError(f"{path}: cannot decode audio ({text or type(exc).__name__})")
 
 
