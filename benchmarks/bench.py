@@ -77,7 +77,7 @@ def stage_latency(args) -> dict:
     """Warm single-clip prediction; run under `taskset` on one core by the parent."""
     import numpy as np
     from ser_img.audio.decode import load_audio
-    from ser_img.ensemble.model import load_model
+    from ser_img.store.load import load_model
 
     model = load_model(args.model)
     files = audio_files(args.data, 60)
@@ -184,7 +184,7 @@ def main() -> None:
                   "train": stage_train}[args.stage](args)
         print(json.dumps({**result, "peak_rss_mib": peak_rss_mib()}))
         return
-    from ser_img.ensemble.model import find_default_model
+    from ser_img.store.load import find_default_model
 
     args.model = args.model or find_default_model()
     results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"),

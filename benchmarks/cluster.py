@@ -105,7 +105,7 @@ def configurations(stack: ExitStack, files: list[Path], model_dir: Path, out: Pa
 
     from pipelines.cluster import predict_to_parquet
     from pipelines.predict import predict_files
-    from ser_img.ensemble.model import load_model
+    from ser_img.store.load import load_model
 
     one_thread, every_core = load_model(model_dir, cnn_threads=1), load_model(model_dir)
 

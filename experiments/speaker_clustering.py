@@ -1,4 +1,7 @@
-"""How to cluster speech pieces into speakers: the choice behind ser_img.conversation.speakers.
+"""How to cluster speech pieces into speakers: the GE2E-era choice behind ser_img.conversation.speakers.
+
+Kept for the record: it needs `speakers.embed` (GE2E) and `speakers.count_speakers` as they were
+before CAM++ (issue 24); run it at commit af96e8d. Today's choice: experiments/diarization_choice.py.
 
     python experiments/speaker_clustering.py [--ravdess ../shared/ravdess] [--cache /tmp/ser-img-pieces.npz]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import ser_img
 from ser_img.labels import EMOTIONS, clip_info
-from ser_img.ensemble.model import PACKAGED_MODEL
+from ser_img.store.load import PACKAGED_MODEL
 from ser_img.recognizer import EmotionRecognizer, Recognition, describe_model_dir
 from ser_img.ensemble.settings import TrainSettings
 from ser_img.corpus.synth import generate_corpus

@@ -13,7 +13,8 @@ from ser_img.report import metrics
 from ser_img.errors import UsageError
 from ser_img.labels import EMOTIONS, clip_info, listed_clips
 from ser_img.recognizer import EmotionRecognizer
-from ser_img.features.spectrogram import write_bytes_atomic, write_png
+from ser_img.features.spectrogram import write_png
+from ser_img.runtime.files import write_bytes_atomic
 
 from . import Progress, no_progress
 from .predict import audio_paths, predict_files
@@ -35,6 +36,16 @@ def speaker_overlap(y_true: np.ndarray, probabilities: np.ndarray, speakers: lis
         overlap["on_other_speakers"] = (metrics.summary(y_true[~seen], probabilities[~seen])
                                         if (~seen).any() else None)
     return overlap
+
+
+def warning_summary(judged: list, truth: list[str]) -> dict:
+    """Per kind of input warning met (`little speech`, `background noise`, ...): how many clips
+    had it and how often they were right, so a figure can be read with its inputs in mind."""
+    kinds: dict[str, list[bool]] = {}
+    for p, label in zip(judged, truth):
+        for kind in {w.split(" (")[0] for w in p.warnings}:
+            kinds.setdefault(kind, []).append(p.label == label)
+    return {kind: {"clips": len(right), "accuracy": sum(right) / len(right)} for kind, right in sorted(kinds.items())}
 
 
 @dataclass
@@ -81,6 +92,7 @@ def evaluate(sources: list[Path], model_dir: Path | None = None, out_dir: Path |
                   for p, t, sp in zip(judged, truth, speakers)],
         "not_judged": [{"source": p.source, "outcome": p.outcome, "speech_s": p.speech_s}
                        for p in result.predictions if not p.judged],
+        "warnings": warning_summary(judged, truth),
         "failures": [{"source": s, "error": e} for s, e in result.failures]})
     name = recognizer.model_info["name"]
     out_dir = Path(out_dir) if out_dir else Path("artifacts") / "evaluations" / f"{name}--{Path(sources[0]).name or 'input'}"

@@ -19,14 +19,15 @@ from ser_img.errors import UsageError
 from ser_img.corpus.files import find_audio
 from ser_img.labels import EMOTIONS
 from ser_img.records import Recognition, failure_record
+from ser_img.options import RecognizerOptions
 from ser_img.recognizer import EmotionRecognizer, describe_model_dir
-from ser_img.conversation.speakers import channels_error, parse_speakers
+from ser_img.conversation.speakers import channels_error
 from ser_img.audio.stream import channel_count
 
 from . import Progress, no_progress
 
-__all__ = ["PredictReport", "assemble_report", "audio_paths", "iter_answers", "open_recognizer", "predict_files",
-           "recognize_paths"]
+__all__ = ["PredictReport", "answer_record", "assemble_report", "audio_paths", "iter_answers", "open_recognizer",
+           "predict_files", "recognize_paths"]
 log = logging.getLogger("ser_img")
 
 
@@ -45,8 +46,7 @@ class PredictReport:
 
     def records(self) -> list[dict]:
         """One record per file, in order: `Recognition.to_dict()`, or the failure's record."""
-        return [answer.to_dict() if isinstance(answer, Recognition) else failure_record(source, answer)
-                for source, answer in self.answers]
+        return [answer_record(source, answer) for source, answer in self.answers]
 
     @property
     def model_name(self) -> str:
@@ -59,8 +59,16 @@ class PredictReport:
         return np.array([p.probabilities for p in self.predictions], np.float64).reshape(-1, len(EMOTIONS))
 
 
+def answer_record(source: str, answer: Recognition | str) -> dict:
+    """A file's JSON record: `Recognition.to_dict()`, or its failure's record (answer is the error)."""
+    return answer.to_dict() if isinstance(answer, Recognition) else failure_record(source, answer)
+
+
 def audio_paths(sources: list[Path]) -> list[Path]:
-    """The audio files under `sources`, or a usage error when there are none."""
+    """The audio files under `sources` (`corpus.files.find_audio`), or a usage error when there
+    are none, or when none of them exists (checked before any model loads or any cluster is
+    reached). One missing file among others is not an error here: it becomes that file's failure.
+    Every job that predicts on files (local, cluster, Parquet, evaluate) finds them here."""
     paths = [path for path, _ in find_audio(sources)]
     if not paths:
         raise UsageError(f"no audio files found in {', '.join(map(str, sources))}")
@@ -71,25 +79,24 @@ def audio_paths(sources: list[Path]) -> list[Path]:
 
 
 def predict_files(sources: list[Path], model_dir: Path | None = None, recognizer: EmotionRecognizer | None = None,
-                  workers: int | None = None, progress: Progress = no_progress, window_s: float | None = None,
-                  hop_s: float | None = None, image: bool = False, explain: bool = False,
-                  speakers: str | int | None = None, segmenter: str = "silero") -> PredictReport:
-    """Predict every audio file under `sources`; unreadable files are listed, not fatal.
-    `speakers` ("auto", a number or "channels") scores each speaker's turns."""
-    paths, recognizer = open_recognizer(sources, model_dir, recognizer, window_s=window_s, hop_s=hop_s,
-                                        workers=workers, speakers=speakers, segmenter=segmenter)
-    return recognize_paths(recognizer, paths, image=image, explain=explain, progress=progress, speakers=speakers)
+                  options: RecognizerOptions | None = None, progress: Progress = no_progress, image: bool = False,
+                  explain: bool = False) -> PredictReport:
+    """Predict every audio file under `sources` (with `recognizer`, or the model at `model_dir`
+    under `options`); unreadable files are listed, not fatal."""
+    paths, recognizer = open_recognizer(sources, model_dir, recognizer, options)
+    return recognize_paths(recognizer, paths, image=image, explain=explain, progress=progress)
 
 
 def open_recognizer(sources: list[Path], model_dir: Path | None = None, recognizer: EmotionRecognizer | None = None,
-                    **options) -> tuple[list[Path], EmotionRecognizer]:
+                    options: RecognizerOptions | None = None) -> tuple[list[Path], EmotionRecognizer]:
     """The audio files under `sources` (checked first, so a wrong path fails before the model
     loads) and the recognizer; a warning when the model was trained on synthetic audio."""
     paths = audio_paths(sources)
-    if parse_speakers(options.get("speakers")) == "channels":
+    wanted = options or (recognizer.options if recognizer is not None else RecognizerOptions())
+    if wanted.speakers == "channels":
         _check_two_channels(paths)
     if recognizer is None:
-        recognizer = EmotionRecognizer.load(model_dir, **options)
+        recognizer = EmotionRecognizer.load(model_dir, wanted)
     if recognizer.trained_on_synthetic_audio:
         log.warning("warning: %s was trained on SYNTHETIC audio (the demo's): its answers on real speech "
                     "mean nothing", describe_model_dir(recognizer.model_dir))

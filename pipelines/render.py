@@ -16,14 +16,14 @@ from ser_img.labels import ClipInfo, clip_info, listed_clips, speaker_lookup
 from ser_img.corpus.manifest import (
     MANIFEST_NAME,
     ManifestRow,
-    file_sha256,
     read_manifest,
     read_settings,
     write_manifest,
     write_settings,
 )
 from ser_img.features.extractors import feature_path, render_inputs, write_features
-from ser_img.features.spectrogram import RenderSettings, remove_stale_temporaries, write_png
+from ser_img.features.spectrogram import RenderSettings, write_png
+from ser_img.runtime.files import remove_stale_temporaries, sha256_file
 
 from ser_img.runtime.parallel import run_parallel
 
@@ -72,7 +72,7 @@ def render_clip(source: Path, image_path: Path, settings: RenderSettings, info: 
         row.error = f"{source}: {exc.strerror or exc}"
         return row
     row.size_bytes, row.mtime_ns = str(stat.st_size), str(stat.st_mtime_ns)
-    row.sha256 = file_sha256(source)
+    row.sha256 = sha256_file(source)
     row.duration_s, row.sample_rate = f"{audio.duration_s:.3f}", str(audio.source_rate)
     row.status = "ok"
     return row

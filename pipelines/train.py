@@ -38,7 +38,8 @@ from ser_img.members.heads import N_CLASSES, DenseHead, balanced_weights, stack_
 from ser_img.runtime.lite import LiteCnn
 from ser_img.members.registry import CNN, HEADS, MEMBER_ORDER, REGISTRY, members_for, needs_cnn
 from ser_img.report.metrics import fit_temperature
-from ser_img.ensemble.model import EmotionModel, FoldModel, save_model
+from ser_img.ensemble.model import EmotionModel, FoldModel
+from ser_img.store.save import save_model
 from ser_img.labels import EMOTIONS
 from ser_img.ensemble.settings import TrainSettings
 from ser_img.features.spectrogram import encode_png

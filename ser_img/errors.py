@@ -23,6 +23,15 @@ class AudioError(SerImgError):
     exit_code = 1
 
 
+class SilentAudio(AudioError):
+    """A recording with no sound at all (digital silence). Training cannot use it; the
+    recognizer answers it with the outcome "no speech" like any other audio without speech."""
+
+    def __init__(self, message: str, duration_s: float = 0.0):
+        super().__init__(message)
+        self.duration_s = duration_s
+
+
 class DecodeError(AudioError):
     """The bytes are not audio this decoder can read (corrupt, truncated or another format)."""
 

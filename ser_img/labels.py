@@ -25,6 +25,8 @@ class ClipInfo:
     intensity: int | None = None
     statement: int | None = None
     repetition: int | None = None
+    # Why a file whose name was recognised still has no label (EmoDB's boredom); None otherwise.
+    note: str | None = None
 
 
 def parse_ravdess_name(stem: str) -> ClipInfo | None:
@@ -52,9 +54,19 @@ def ravdess_stem(emotion: str, intensity: int, statement: int, repetition: int, 
 
 # Other corpora's names, matched case-insensitively; their emotion codes mapped onto
 # EMOTIONS where the meaning matches (TESS's "ps", pleasant surprise, is surprised).
-_TESS = ("tess", re.compile(r"^(?P<speaker>OAF|YAF)_(?P<word>[a-z]+)_(?P<emotion>[a-z]+)$", re.IGNORECASE),
-         {"angry": "angry", "disgust": "disgust", "fear": "fearful", "happy": "happy", "neutral": "neutral",
-          "ps": "surprised", "sad": "sad"})
+# TESS as distributed (the Toronto dataverse, Kaggle's "TESS Toronto emotional speech set data"):
+# OAF_angry/OAF_back_angry.wav, OAF_Pleasant_surprise/OAF_back_ps.wav,
+# YAF_pleasant_surprised/YAF_back_ps.wav; copies spell the emotion out, change the case, or
+# put spaces or hyphens for the underscores.
+_TESS_EMOTIONS = {"angry": "angry", "anger": "angry", "disgust": "disgust", "disgusted": "disgust",
+                  "fear": "fearful", "fearful": "fearful", "happy": "happy", "happiness": "happy",
+                  "neutral": "neutral", "ps": "surprised", "pleasant_surprise": "surprised",
+                  "pleasant_surprised": "surprised", "surprise": "surprised", "surprised": "surprised",
+                  "sad": "sad", "sadness": "sad"}
+_TESS = ("tess", re.compile(r"^(?P<speaker>OAF|YAF)_(?P<word>[a-z']+)_(?P<emotion>[a-z]+(?:_[a-z]+)?)$",
+                            re.IGNORECASE), _TESS_EMOTIONS)
+_TESS_FOLDER = ("tess", re.compile(r"^(?P<speaker>OAF|YAF)_(?P<emotion>[a-z]+(?:_[a-z]+)?)$", re.IGNORECASE),
+                _TESS_EMOTIONS)
 _CREMA = ("crema", re.compile(r"^(?P<speaker>\d{4})_(?P<sentence>[A-Z]{3})_(?P<emotion>[A-Z]{3})"
                               r"_(?P<level>LO|MD|HI|XX|X)$", re.IGNORECASE),
           {"ang": "angry", "dis": "disgust", "fea": "fearful", "hap": "happy", "neu": "neutral", "sad": "sad"})
@@ -74,9 +86,54 @@ def _parse_corpus_name(stem: str, corpus: tuple, speaker: str | None = None) -> 
     return ClipInfo(label=label, speaker=f"{name}-{speaker.upper()}") if speaker else None
 
 
+def _tidy(stem: str) -> str:
+    """A copied corpus file's stem as its corpus wrote it: no surrounding spaces, no copy
+    marker (" (1)", " - Copy"), and underscores where a copy put spaces or hyphens."""
+    stem = re.sub(r"(?:\s*\(\d+\)|\s*-\s*copy(?:\s*\(\d+\))?|\s+copy)$", "", stem.strip(), flags=re.IGNORECASE)
+    return re.sub(r"[\s\-]+", "_", stem.strip())
+
+
 def parse_tess_name(stem: str) -> ClipInfo | None:
-    """TESS: ``OAF_back_fear`` (speaker, word, emotion)."""
-    return _parse_corpus_name(stem, _TESS)
+    """TESS: ``OAF_back_fear`` (speaker, word, emotion); also ``YAF_back_pleasant_surprised``,
+    ``oaf back Angry`` and the like."""
+    return _parse_corpus_name(_tidy(stem), _TESS)
+
+
+def parse_tess_path(path: Path) -> ClipInfo | None:
+    """TESS by name, else by the nearest TESS folder above the file (``OAF_Pleasant_surprise/``,
+    ``YAF_fear/``), whatever folders lie between (``testnew/``, the Kaggle archive's doubled
+    top folder): a file renamed inside a TESS folder still has its speaker and emotion."""
+    path = Path(path)
+    named = parse_tess_name(path.stem)
+    if named is not None:
+        return named
+    for folder in list(path.parents)[:3]:
+        found = _parse_corpus_name(_tidy(folder.name), _TESS_FOLDER)
+        if found is not None:
+            return found
+    return None
+
+
+# EmoDB (Berlin): ``03a01Fa`` is speaker 03, text a01, emotion F (Freude), version a. The ten
+# speakers and ten texts are listed, so that other names of that shape are not taken for it.
+_EMODB_NAME = re.compile(r"^(?P<speaker>03|08|09|10|11|12|13|14|15|16)(?P<text>a0[12457]|b0[1239]|b10)"
+                         r"(?P<emotion>[WLEAFTN])(?P<version>[a-z])$", re.IGNORECASE)
+_EMODB_EMOTIONS = {"W": "angry", "E": "disgust", "A": "fearful", "F": "happy", "N": "neutral", "T": "sad"}
+EMODB_BOREDOM = "EmoDB boredom (L, Langeweile) is none of the eight classes"
+
+
+def parse_emodb_name(stem: str) -> ClipInfo | None:
+    """EmoDB: ``03a01Fa`` (speaker, text, emotion letter, version). W Wut angry, E Ekel
+    disgust, A Angst fearful, F Freude happy, N neutral, T Trauer sad; L Langeweile (boredom)
+    has no class here, so it keeps its speaker, no label and a `note` saying why."""
+    match = _EMODB_NAME.match(_tidy(stem))
+    if match is None:
+        return None
+    letter = match["emotion"].upper()
+    speaker = f"emodb-{match['speaker']}"
+    if letter == "L":
+        return ClipInfo(label=None, speaker=speaker, note=EMODB_BOREDOM)
+    return ClipInfo(label=_EMODB_EMOTIONS[letter], speaker=speaker)
 
 
 def parse_crema_name(stem: str) -> ClipInfo | None:
@@ -97,14 +154,15 @@ def clip_info(path: Path, listed: dict[Path, ClipInfo] | None = None) -> ClipInf
     """Label and speaker of an audio file: from a clip list (`listed`, see `read_clip_list`),
     else its corpus's naming, else its parent folder.
 
-    RAVDESS, TESS, CREMA-D and SAVEE names give both; any other file takes its label from
-    an emotion-named parent folder and has no known speaker.
+    RAVDESS, TESS, CREMA-D, SAVEE and EmoDB names give both (TESS also its folders); an
+    EmoDB boredom clip gives its speaker, no label and a `note`. Any other file takes its label
+    from an emotion-named parent folder and has no known speaker.
     """
     path = Path(path)
     if listed and path.resolve() in listed:
         return listed[path.resolve()]
     parsed = (parse_ravdess_name(path.stem) or parse_tess_name(path.stem) or parse_crema_name(path.stem)
-              or parse_savee_name(path))
+              or parse_savee_name(path) or parse_emodb_name(path.stem) or parse_tess_path(path))
     if parsed is not None:
         return parsed
     parent = path.parent.name.lower()

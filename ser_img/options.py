@@ -51,6 +51,9 @@ class RecognizerOptions:
             raise UsageError(f"unknown segmenter {self.segmenter!r}; choose from {', '.join(SEGMENTERS)}")
         if self.min_speech_s < 0:
             raise UsageError(f"min_speech_s must not be negative, not {self.min_speech_s!r}")
+        if self.window_s is not None and self.window_s < self.min_speech_s:
+            raise UsageError(f"a window of {self.window_s:g} s can never hold the {self.min_speech_s:g} s of speech "
+                             f"an answer needs: choose a window of at least {self.min_speech_s:g} s")
         if self.workers is not None and self.workers < 1:
             raise UsageError(f"workers must be at least 1, not {self.workers!r}")
 

@@ -25,8 +25,7 @@ import numpy as np
 
 from ser_img.audio.quality import measure, warnings_for
 from ser_img.audio.stream import batched
-from ser_img.conversation.speakers import parse_speakers
-from ser_img.errors import NoModelError
+from ser_img.errors import NoModelError, SilentAudio
 from ser_img.features.extractors import render_inputs_batch
 from ser_img.features.spectrogram import RenderSettings, to_image
 from ser_img.labels import EMOTIONS
@@ -72,20 +71,22 @@ class EmotionRecognizer:
     def load(cls, path: str | Path | None = None, options: RecognizerOptions | None = None,
              **keywords) -> EmotionRecognizer:
         """The model at `path`, or the default one (newest under ./artifacts, else packaged)."""
-        from ser_img.ensemble.model import load_model
+        from ser_img.store.load import load_model
 
         model_dir = resolve_model_dir(path)
         return cls(load_model(model_dir), model_dir, options, **keywords)
 
     def with_options(self, **changes) -> EmotionRecognizer:
         """The same model under changed options (shares the model and its batching)."""
-        if self.options.replace(**changes) is self.options:
+        options = self.options.replace(**changes)
+        if options is self.options:
             return self
         other = object.__new__(EmotionRecognizer)
         other.__dict__.update(self.__dict__)
-        other.options = self.options.replace(**changes)
-        other.window_s, other.hop_s = other.options.window(self.settings.window_s)
-        other.segmenter = get_segmenter(other.options.segmenter)
+        other.options = options
+        other.window_s, other.hop_s = options.window(self.settings.window_s)
+        if options.segmenter != self.options.segmenter:
+            other.segmenter = get_segmenter(options.segmenter)
         return other
 
     # The options, read where they used to be attributes of their own.
@@ -133,15 +134,19 @@ class EmotionRecognizer:
         each speaker's turns: every segment names its speaker, and `speakers` sums them up
         (by default, the recognizer's `speakers`).
         """
-        speakers = self.speakers if speakers is DEFAULT else parse_speakers(speakers)
-        source = to_source(source, sr)
-        if speakers is not None:
-            return score_conversation(self, source, speakers, image, explain, advance)
+        if speakers is not DEFAULT:
+            return self.with_options(speakers=speakers).predict(source, sr, image, explain, advance)
+        source = to_source(source, sr, self.max_duration_s)
+        if self.speakers is not None:
+            return score_conversation(self, source, image, explain, advance)
         duration = source.duration(self.sample_rate)
         if self.is_long(duration):
-            blocks = source.blocks(self.sample_rate, max_duration_s=self.max_duration_s)
+            blocks = source.blocks(self.sample_rate)
             return self._timeline(blocks, duration, source.name, image, explain, advance)
-        audio = source.load(self.sample_rate, self.max_duration_s)
+        try:
+            audio = source.load(self.sample_rate)
+        except SilentAudio as exc:  # nothing to judge: an outcome, as for any audio without speech
+            return unjudged(source.name, exc.duration_s, 0.0, [], self.model_info)
         if self.is_long(audio.duration_s):  # the header did not say: a timeline after all
             return self._timeline([audio.samples], audio.duration_s, source.name, image, explain, advance)
         return self._clip(audio.samples, audio.duration_s, source.name, image, explain, audio.source_rate)
@@ -229,10 +234,10 @@ class EmotionRecognizer:
 
     def timeline_answer(self, tally: Tally, speech_s: float, audio_s: float, duration_s: float,
                         source: str | None, image: bool, explain: bool,
-                        speakers: list[str] | None = None) -> Recognition:
-        """The answer a tally of scored windows adds up to, with the image asked for."""
-        result = timeline_result(tally, speech_s, audio_s, duration_s, source, self.model_info,
-                                 self.segmenter.name, speakers)
+                        names: list[str] | None = None) -> Recognition:
+        """The answer a tally of scored windows adds up to (`names`: the tally's speakers' names),
+        with the image asked for."""
+        result = timeline_result(tally, speech_s, audio_s, duration_s, source, self.model_info, names)
         if result.judged and tally.shown:
             # The image: the window most typical of the overall label (else of any label).
             inputs, where = tally.shown_for(int(result.probabilities.argmax()))
@@ -251,8 +256,9 @@ class EmotionRecognizer:
         long ones (and every file when speakers are asked for) are read block by block, their
         progress counted in seconds of audio.
         """
-        speakers = self.speakers if speakers is DEFAULT else parse_speakers(speakers)
-        return answer_files(self, paths, image, explain, progress, speakers)
+        if speakers is not DEFAULT:
+            return self.with_options(speakers=speakers).predict_files(paths, image, explain, progress)
+        return answer_files(self, paths, image, explain, progress)
 
 
 def _render_batch(job: tuple) -> list[tuple]:
@@ -268,7 +274,7 @@ def model_info(info: dict) -> dict[str, str]:
 
 def resolve_model_dir(path: str | Path | None) -> Path:
     """`path`, or the default model: the newest under ./artifacts, else the packaged one."""
-    from ser_img.ensemble.model import find_default_model
+    from ser_img.store.load import find_default_model
 
     if path is not None:
         return Path(path)
@@ -280,7 +286,7 @@ def resolve_model_dir(path: str | Path | None) -> Path:
 
 def describe_model_dir(model_dir: Path) -> str:
     """How people should read a model's place: the shipped one by name, others by path."""
-    from ser_img.ensemble.model import PACKAGED_MODEL
+    from ser_img.store.load import PACKAGED_MODEL
 
     try:
         if Path(model_dir).resolve() == PACKAGED_MODEL.resolve():

@@ -40,12 +40,10 @@ def _scores_repr(probabilities: np.ndarray) -> str:
     return "{" + ", ".join(f"{name}: {p:.3f}" for name, p in top(probabilities, 3)) + ", ...}"
 
 
-@dataclass
-class Segment:
-    start: float  # seconds from the start of the audio
-    end: float
-    probabilities: np.ndarray = field(repr=False)  # the eight classes, in EMOTIONS order
-    speaker: str | None = None  # who speaks, when speakers were asked for ("S1", ..., or "left"/"right")
+class _Scored:
+    """What a segment and a speaker's summary say of their `probabilities`."""
+
+    probabilities: np.ndarray
 
     @property
     def label(self) -> str:
@@ -58,6 +56,14 @@ class Segment:
 
     def top(self, k: int = 1) -> list[tuple[str, float]]:
         return top(self.probabilities, k)
+
+
+@dataclass
+class Segment(_Scored):
+    start: float  # seconds from the start of the audio
+    end: float
+    probabilities: np.ndarray = field(repr=False)  # the eight classes, in EMOTIONS order
+    speaker: str | None = None  # who speaks, when speakers were asked for ("S1", ..., or "left"/"right")
 
     def to_dict(self) -> dict:
         record = {"start": self.start, "end": self.end, "label": self.label,
@@ -68,7 +74,7 @@ class Segment:
 
 
 @dataclass
-class SpeakerSummary:
+class SpeakerSummary(_Scored):
     """One speaker of a conversation: overall emotion over their scored speech, and how much they spoke."""
 
     speaker: str  # "S1", "S2", ... in order of first speech, or "left"/"right"
@@ -77,18 +83,6 @@ class SpeakerSummary:
     share: float = 0.0  # their part of all speakers' scored time
     shares: np.ndarray = field(default=None, repr=False)  # part of their time per emotion
     turns: int = 0
-
-    @property
-    def label(self) -> str:
-        return _label(self.probabilities)
-
-    @property
-    def scores(self) -> dict[str, float]:
-        """The probabilities by class name."""
-        return named(self.probabilities)
-
-    def top(self, k: int = 1) -> list[tuple[str, float]]:
-        return top(self.probabilities, k)
 
     def to_dict(self) -> dict:
         return {"speaker": self.speaker, "label": self.label, "probabilities": named(self.probabilities),

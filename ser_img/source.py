@@ -23,6 +23,9 @@ class Source:
 
     name: str | None
     source_rate: int | None  # the rate it was recorded at, where known before decoding
+    # Longer audio (or as many values as that long 48-kHz stereo) is refused before it is
+    # decoded; None: no limit (RecognizerOptions.max_duration_s).
+    max_duration_s: float | None = None
 
     def duration(self, rate: int) -> float | None:
         """Seconds of audio (read at `rate`), from the header where there is one; None when it
@@ -33,30 +36,30 @@ class Source:
     def channels(self) -> int | None:
         raise NotImplementedError
 
-    def load(self, rate: int, max_duration_s: float | None = None) -> Audio:
+    def load(self, rate: int) -> Audio:
         """The whole recording, mixed to mono at `rate`."""
         raise NotImplementedError
 
-    def blocks(self, rate: int, channel: int | None = None,
-               max_duration_s: float | None = None) -> Iterator[np.ndarray]:
+    def blocks(self, rate: int, channel: int | None = None) -> Iterator[np.ndarray]:
         """Mono (or one `channel`) float32 blocks at `rate`, read as they are needed."""
         raise NotImplementedError
 
-    def measured_duration_s(self, rate: int, max_duration_s: float | None = None) -> float:
+    def measured_duration(self, rate: int) -> float:
         """The duration, counted by reading through when the header does not say."""
         known = self.duration(rate)
         if known is not None:
             return known
-        return sum(len(b) for b in self.blocks(rate, max_duration_s=max_duration_s)) / rate
+        return sum(len(b) for b in self.blocks(rate)) / rate
 
 
 class FileSource(Source):
     """A file on disk, or once-only input held in memory (`InMemory`)."""
 
-    def __init__(self, handle: Path | InMemory):
+    def __init__(self, handle: Path | InMemory, max_duration_s: float | None = None):
         self.handle = handle
         self.name = str(handle)
         self.source_rate = None
+        self.max_duration_s = max_duration_s
 
     def duration(self, rate: int) -> float | None:
         return audio_duration(self.handle)
@@ -65,12 +68,11 @@ class FileSource(Source):
     def channels(self) -> int | None:
         return channel_count(self.handle)
 
-    def load(self, rate: int, max_duration_s: float | None = None) -> Audio:
-        return load_audio(self.handle, rate, max_duration_s)
+    def load(self, rate: int) -> Audio:
+        return load_audio(self.handle, rate, self.max_duration_s)
 
-    def blocks(self, rate: int, channel: int | None = None,
-               max_duration_s: float | None = None) -> Iterator[np.ndarray]:
-        return read_blocks(self.handle, rate, max_duration_s=max_duration_s, channel=channel)
+    def blocks(self, rate: int, channel: int | None = None) -> Iterator[np.ndarray]:
+        return read_blocks(self.handle, rate, max_duration_s=self.max_duration_s, channel=channel)
 
 
 class ArraySource(Source):
@@ -103,20 +105,20 @@ class ArraySource(Source):
     def channels(self) -> int:
         return self.samples.shape[1]
 
-    def load(self, rate: int, max_duration_s: float | None = None) -> Audio:
+    def load(self, rate: int) -> Audio:
         mono = self._parts(rate)[1]
         return Audio(samples=mono, sample_rate=rate, source_rate=self.source_rate, duration_s=mono.size / rate)
 
-    def blocks(self, rate: int, channel: int | None = None,
-               max_duration_s: float | None = None) -> Iterator[np.ndarray]:
+    def blocks(self, rate: int, channel: int | None = None) -> Iterator[np.ndarray]:
         parts, mono = self._parts(rate)
         signal = mono if channel is None else parts[channel]
         block = int(BLOCK_S * rate)
         return iter([signal[i : i + block] for i in range(0, signal.size, block)])
 
 
-def to_source(value, sr: int | None = None) -> Source:
-    """The one `Source` for whatever the caller gave: see the module's docstring."""
+def to_source(value, sr: int | None = None, max_duration_s: float | None = None) -> Source:
+    """The one `Source` for whatever the caller gave (see the module's docstring); a file longer
+    than `max_duration_s` is refused when it is read. An array is already in memory: no limit."""
     if isinstance(value, Source):
         return value
     if isinstance(value, np.ndarray):
@@ -124,10 +126,10 @@ def to_source(value, sr: int | None = None) -> Source:
     if sr is not None:
         raise UsageError("sr is for arrays; a file's rate is read from the file")
     if isinstance(value, (bytes, bytearray)):
-        return FileSource(InMemory("audio bytes", bytes(value)))
+        value = InMemory("audio bytes", bytes(value))
+    elif hasattr(value, "read"):
+        value = InMemory(str(getattr(value, "name", "audio stream")), value.read())
     if isinstance(value, InMemory):
-        return FileSource(value)
-    if hasattr(value, "read"):
-        return FileSource(InMemory(str(getattr(value, "name", "audio stream")), value.read()))
+        return FileSource(value, max_duration_s)
     path = Path(value)
-    return FileSource(read_stream(path) if is_stream(path) else path)
+    return FileSource(read_stream(path) if is_stream(path) else path, max_duration_s)

@@ -83,6 +83,25 @@ def test_evaluate_writes_report_and_plot(workdir, corpus, monkeypatch):
     report = json.loads((workdir / "report" / "evaluation.json").read_text())
     assert report["n"] == 48 and np.array(report["confusion_matrix"]).sum() == 48
     assert (workdir / "report" / "confusion.png").stat().st_size > 0
+    summary = report["warnings"]
+    assert all(row["clips"] >= 1 and 0 <= row["accuracy"] <= 1 for row in summary.values())
+    assert ("input warnings: none" in result.stdout) == (not summary)
+
+
+def test_evaluate_sums_up_the_input_warnings_it_met():
+    from types import SimpleNamespace
+
+    from pipelines.evaluate import warning_summary
+    from pipelines.tables import evaluation_table
+
+    clips = [SimpleNamespace(label="angry", warnings=["background noise (speech 20 dB above it)"]),
+             SimpleNamespace(label="sad", warnings=["background noise (speech 12 dB above it)", "clipped audio (x)"]),
+             SimpleNamespace(label="calm", warnings=[])]
+    summary = warning_summary(clips, ["angry", "angry", "calm"])
+    assert summary == {"background noise": {"clips": 2, "accuracy": 0.5}, "clipped audio": {"clips": 1, "accuracy": 0.0}}
+    lines = evaluation_table({"n": 3, "accuracy": 0.6, "uar": 0.5, "macro_f1": 0.4, "log_loss": 1.0, "brier": 0.5,
+                              "ece": 0.1, "per_class": {}, "confusion_matrix": [[0] * 8] * 8, "warnings": summary})
+    assert "  background noise: 2 clips, accuracy 0.500" in lines and "  clipped audio: 1 clip, accuracy 0.000" in lines
 
 
 def test_predict_lists_bad_files_and_carries_on(workdir, corpus, monkeypatch, tmp_path):
@@ -107,10 +126,10 @@ def test_predict_without_a_model_uses_the_shipped_one(tmp_path, monkeypatch, cor
 
 
 def test_no_model_anywhere_is_a_clear_error(tmp_path, monkeypatch, corpus):
-    import ser_img.ensemble.model
+    import ser_img.store.load
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(ser_img.ensemble.model, "PACKAGED_MODEL", tmp_path / "not-installed")
+    monkeypatch.setattr(ser_img.store.load, "PACKAGED_MODEL", tmp_path / "not-installed")
     result = run("predict", corpus / "Actor_01")
     assert result.exit_code == 3
     assert "no model found" in result.stderr

@@ -27,6 +27,7 @@ pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is not installed: pi
 from cli import main  # noqa: E402
 from ser_img.errors import ClusterError  # noqa: E402
 from ser_img.labels import EMOTIONS  # noqa: E402
+from ser_img.options import RecognizerOptions  # noqa: E402
 from tests.conftest import TINY_RENDER, write_long_recording  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -158,9 +159,9 @@ def test_a_worker_without_ser_img_stops_the_command_with_one_line(stack_model, c
 
 
 def test_unreachable_scheduler_is_one_line_and_exit_2(stack_model, corpus, monkeypatch):
-    import pipelines.cluster
+    import pipelines.cluster.client
 
-    monkeypatch.setattr(pipelines.cluster, "CONNECT_TIMEOUT_S", 2.0)
+    monkeypatch.setattr(pipelines.cluster.client, "CONNECT_TIMEOUT_S", 2.0)
     address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
     result = CliRunner().invoke(main, ["predict", str(corpus), "--model", str(stack_model), "--scheduler", address])
     assert result.exit_code == 2
@@ -169,8 +170,19 @@ def test_unreachable_scheduler_is_one_line_and_exit_2(stack_model, corpus, monke
     assert address in result.stderr and "Traceback" not in result.stderr
 
 
+def test_cluster_and_parquet_runs_check_their_paths_as_a_local_run_does(tmp_path):
+    """One rule for finding the files: a path that names nothing is a usage error before any
+    model loads or any scheduler is reached, with --out and --scheduler as without them."""
+    missing = tmp_path / "missing.wav"
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there: reaching it would fail otherwise
+    for options in (["--out", str(tmp_path / "out")], ["--scheduler", address]):
+        result = CliRunner().invoke(main, ["predict", str(missing), *options])
+        assert result.exit_code == 2 and result.stderr.strip() == f"error: {missing}: no such file"
+    assert not (tmp_path / "out").exists()
+
+
 def test_parquet_parts_are_committed_whole_and_paths_never_doubled(tmp_path):
-    from pipelines.results import ParquetResults
+    from pipelines.cluster import ParquetResults
 
     def rows(*paths):
         return [{"path": p, "label": "sad", **{e: 0.125 for e in EMOTIONS}, "duration_s": 1.0,
@@ -196,7 +208,7 @@ def test_parquet_parts_are_committed_whole_and_paths_never_doubled(tmp_path):
 
 
 def test_a_file_that_breaks_a_batch_becomes_a_row_never_a_failed_task(stack_model, corpus, monkeypatch):
-    import pipelines.cluster as cluster
+    import pipelines.cluster.worker as cluster
     from pipelines.predict import recognize_paths
 
     good, cursed = sorted(str(p) for p in corpus.rglob("*.wav"))[:2]
@@ -207,7 +219,7 @@ def test_a_file_that_breaks_a_batch_becomes_a_row_never_a_failed_task(stack_mode
         return recognize_paths(recognizer, paths, *args, **kwargs)
 
     monkeypatch.setattr(cluster, "recognize_paths", recognize_paths_with_a_bug)
-    report = cluster.score_batch(cluster.bundle_model(stack_model), [good, cursed], None, None)
+    report = cluster.score_batch(cluster.bundle_model(stack_model), [good, cursed], RecognizerOptions())
     assert [p.source for p in report.predictions] == [good]
     assert report.failures == [(cursed, f"{cursed}: RuntimeError: a bug no one foresaw")]
     assert report.predictions[0].model["name"] == stack_model.name  # the worker's copy keeps the model's name

@@ -3,6 +3,7 @@ carry the run. The loss is staged with a stand-in client that fails the way Dask
 (a CommClosedError from a closed connection), so the test is exact and needs no timing."""
 
 import logging
+import os
 
 import pytest
 
@@ -10,7 +11,7 @@ pytest.importorskip("distributed")
 
 from distributed.comm.core import CommClosedError  # noqa: E402
 
-from pipelines import cluster  # noqa: E402
+from pipelines.cluster import client as cluster  # noqa: E402
 from ser_img.errors import ClusterError  # noqa: E402
 
 
@@ -84,3 +85,20 @@ def test_losing_every_worker_or_a_real_failure_still_stops_the_run(monkeypatch):
 
     with pytest.raises(ClusterError, match="^setting up the workers failed: the plugin cannot be pickled$"):
         cluster.despite_lost_workers(_Cluster(), broken, "setting up the workers", pause_s=0)
+
+
+def test_model_folders_of_killed_workers_are_removed_by_the_next_worker(tmp_path):
+    import subprocess
+    import sys
+
+    from pipelines.cluster.worker import MODEL_FOLDER_PREFIX, remove_stale_model_folders
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = tmp_path / f"{MODEL_FOLDER_PREFIX}{gone.pid}-abc"
+    live = tmp_path / f"{MODEL_FOLDER_PREFIX}{os.getpid()}-def"
+    other = tmp_path / f"{MODEL_FOLDER_PREFIX}xyz"  # not of this form: left alone
+    for folder in (stale, live, other):
+        (folder / "model").mkdir(parents=True)
+    remove_stale_model_folders(tmp_path)
+    assert not stale.exists() and live.exists() and other.exists()

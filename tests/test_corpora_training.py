@@ -97,7 +97,7 @@ def test_training_on_two_corpora_reports_each_and_ships_weighted_members(two_cor
     from dataclasses import replace
 
     from pipelines.train import train
-    from ser_img.ensemble.model import load_model
+    from ser_img.store.load import load_model
     from tests.conftest import TINY_TRAIN
 
     settings = replace(TINY_TRAIN, members=("desc", "smile", "enc"))

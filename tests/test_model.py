@@ -9,7 +9,7 @@ from ser_img.corpus.dataset import load_labelled_images
 from ser_img.errors import ModelError
 from ser_img.members.heads import DenseHead, LogisticHead
 from ser_img.members.registry import REGISTRY
-from ser_img.ensemble.model import load_model
+from ser_img.store.load import load_model
 from ser_img.ensemble.settings import TrainSettings
 
 
@@ -148,7 +148,7 @@ def test_inference_runs_without_tensorflow(stack_model, corpus):
     script = (
         "import sys\n"
         "from ser_img.audio.decode import load_audio\n"
-        "from ser_img.ensemble.model import load_model\n"
+        "from ser_img.store.load import load_model\n"
         f"model = load_model({str(stack_model)!r})\n"
         f"p = model.predict_signals([load_audio({str(clip)!r}, model.render_settings.sample_rate).samples])\n"
         "assert abs(p.sum() - 1) < 1e-6, p\n"

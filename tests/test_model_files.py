@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ser_img.errors import ModelError
-from ser_img.ensemble.model import load_model
+from ser_img.store.load import load_model
 
 
 def _interrupt(*args, **kwargs):
@@ -20,7 +20,7 @@ def _interrupt(*args, **kwargs):
 @pytest.mark.parametrize("replacing", [True, False])
 def test_interrupted_save_leaves_the_good_model_and_no_partial_one(stack_model, tmp_path, monkeypatch, replacing):
     from ser_img.members.heads import DenseHead
-    from ser_img.ensemble.model import save_model
+    from ser_img.store.save import save_model
 
     model = load_model(stack_model)
     target = tmp_path / "models" / "current"
@@ -37,23 +37,23 @@ def test_interrupted_save_leaves_the_good_model_and_no_partial_one(stack_model, 
 
 
 def test_model_directory_appears_only_when_complete(stack_model, tmp_path, monkeypatch):
-    import ser_img.ensemble.model as model_module
+    import ser_img.store.save as save_module
 
-    model = model_module.load_model(stack_model)
+    model = load_model(stack_model)
     target = tmp_path / "new"
-    swap = model_module._swap_into_place
+    swap = save_module._swap_into_place
     staged = []
 
     def watch(staging, out_dir):
         staged.append((out_dir.exists(), sorted(p.name for p in staging.iterdir())))
         swap(staging, out_dir)
 
-    monkeypatch.setattr(model_module, "_swap_into_place", watch)
-    model_module.save_model(model, target, {"final": "stack"})
+    monkeypatch.setattr(save_module, "_swap_into_place", watch)
+    save_module.save_model(model, target, {"final": "stack"})
     (existed, files), = staged
     assert not existed and files == sorted(p.name for p in target.iterdir())
     assert "manifest.json" in files and "stacker.npz" in files
-    model_module.load_model(target)
+    load_model(target)
 
 
 @pytest.mark.parametrize("manifest", ['{"files": ["model.json"]}', '{"files": {"model.json": 1}}', "[]", "{"])

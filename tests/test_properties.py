@@ -91,7 +91,7 @@ def test_loader_gives_sound_audio_or_a_clean_error(file):
 
 @pytest.fixture(scope="module")
 def model(stack_model):
-    from ser_img.ensemble.model import load_model
+    from ser_img.store.load import load_model
 
     return load_model(stack_model)
 

@@ -99,18 +99,23 @@ def test_a_long_recording_becomes_a_timeline_without_its_silence(recognizer, tmp
     assert all(s.start / window == pytest.approx(round(s.start / window), abs=1e-3) for s in wider.timeline)
 
 
-def test_silence_only_is_an_error_for_people(recognizer, tmp_path):
+@pytest.mark.parametrize("seconds", [3, 20])  # a clip scored whole, and a timeline
+@pytest.mark.parametrize("kind", ["digital silence", "steady tone"])
+def test_nothing_to_judge_is_the_outcome_no_speech_on_every_path(recognizer, tmp_path, seconds, kind):
+    t = np.arange(16000 * seconds) / 16000
+    samples = np.zeros_like(t) if kind == "digital silence" else 0.3 * np.sin(2 * np.pi * 440 * t)
     path = tmp_path / "quiet.wav"
-    soundfile.write(str(path), np.zeros(16000 * 20, dtype=np.float32), 16000)
-    with pytest.raises(AudioError, match=r"quiet.wav: no speech \(the silero segmenter found none in 0:20 of audio\)"):
-        recognizer.predict(path)
+    soundfile.write(str(path), samples.astype(np.float32), 16000)
+    for result in (recognizer.predict(path), recognizer.predict_files([path])[0].result):
+        assert result.outcome == "no speech" and result.label is None and result.speech_s == 0
+        assert result.duration_s == pytest.approx(seconds, abs=0.01)
 
 
 def test_default_model_missing_is_a_model_error(tmp_path, monkeypatch):
-    import ser_img.ensemble.model
+    import ser_img.store.load
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(ser_img.ensemble.model, "PACKAGED_MODEL", tmp_path / "not-installed")
+    monkeypatch.setattr(ser_img.store.load, "PACKAGED_MODEL", tmp_path / "not-installed")
     with pytest.raises(ModelError, match="no model found"):
         EmotionRecognizer.load()
 

@@ -127,9 +127,11 @@ def test_demo_workdir_holds_the_model_too(monkeypatch, tmp_path):
 
 
 def test_the_demo_hint_names_the_program_as_it_was_run(monkeypatch, tmp_path):
+    from pipelines.console import own_command
+
     script = tmp_path / ".venv" / "bin" / "ser-img"
     monkeypatch.setattr(sys, "argv", [str(script), "demo"])
     monkeypatch.setattr("shutil.which", lambda name: None)  # .venv/bin is not on PATH
-    assert cli._own_command() == str(script)
+    assert own_command() == str(script)
     monkeypatch.setattr("shutil.which", lambda name: str(script))
-    assert cli._own_command() == "ser-img"
+    assert own_command() == "ser-img"

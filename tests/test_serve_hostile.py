@@ -240,3 +240,19 @@ def test_security_headers_are_sent(server_url):
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     assert "connect-src 'self'" in page.headers["content-security-policy"]
     assert api.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_a_header_with_an_impossible_rate_is_refused_in_plain_words(server_url):
+    data = b"\0\0" * 1600
+    header = struct.pack("<IHHIIHH", 16, 1, 1, 4_000_000_000, 2**32 - 1, 2, 16)
+    wav = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + header + b"data" + struct.pack("<I", len(data))
+    answer = httpx.post(f"{server_url}/predict", files={"file": ("x.wav", wav + data)}, timeout=30)
+    assert answer.status_code == 415
+    assert answer.json()["error"] == ("x.wav: cannot decode audio (its header is damaged: it states an impossible "
+                                      "sample rate, channel count or format)")
+
+
+def test_head_requests_are_answered_like_gets(server_url):
+    for path in ("/", "/health"):
+        head, get = httpx.head(server_url + path), httpx.get(server_url + path)
+        assert head.status_code == get.status_code == 200 and head.content == b""

@@ -192,17 +192,17 @@ def test_a_log_line_first_erases_a_progress_bar_being_drawn():
     import io
     import logging
 
-    import cli
+    from pipelines import console
 
     stream = io.StringIO()
-    handler = cli._LogHandler(stream)
+    handler = console.LogHandler(stream)
     record = logging.LogRecord("ser_img", logging.INFO, __file__, 1, "fold 1/6 done", None, None)
     handler.emit(record)
-    cli._Bars.drawing = True
+    console.Bars.drawing = True
     try:
         handler.emit(record)
     finally:
-        cli._Bars.drawing = False
+        console.Bars.drawing = False
     assert stream.getvalue() == "fold 1/6 done\n\r\x1b[2Kfold 1/6 done\n"
 
 

@@ -166,7 +166,7 @@ def test_speakers_get_a_timeline_lane_each_on_one_time_axis(page, server_url):
         with page.expect_download() as csv_download:
             page.click("#download-csv")
         table = list(csv.DictReader(Path(csv_download.value.path()).read_text().splitlines()))
-        assert [(r["row"], r["speaker"]) for r in table] == [("file", ""), *(
+        assert [(r["row"], r["speaker"]) for r in table] == [("file", ""), ("speaker", "S1"), ("speaker", "S2"), *(
             ("segment", s["speaker"]) for s in record["timeline"])]
 
         page.select_option("#speakers", "")  # the last audio is scored again, as one voice

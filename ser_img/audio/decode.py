@@ -17,7 +17,7 @@ import numpy as np
 import soundfile
 import soxr
 
-from ser_img.errors import AudioError, DecodeError
+from ser_img.errors import AudioError, DecodeError, SilentAudio
 from ser_img.audio.signal import SILENCE_PEAK  # below it (about -100 dBFS) a file holds no sound worth classifying
 
 # Extensions picked up when a folder is searched; a file named directly is always tried.
@@ -38,6 +38,8 @@ DECODE_VALUES_PER_S = 2 * 48000
 MAX_STREAM_BYTES = 2 * 1024**3
 # libsndfile's words for "these bytes are not audio it knows", whatever the extension.
 _NOT_AUDIO = ("format not recognised", "not a regular file", "unsupported encoding", "unknown format")
+# libsndfile's words for a header it parsed but cannot believe (a rate of 4 GHz, no channels):
+_IMPOSSIBLE_HEADER = ("sf_info struct incomplete", "bad format field", "bad sample rate", "bad channel count")
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,10 @@ def load_audio(path, sample_rate: int, max_duration_s: float | None = None) -> A
     frames = sum(len(part) for part in parts)
     if frames == 0:
         raise AudioError(f"{source}: contains no samples")
-    mono = _clean(np.concatenate(parts), source)
+    try:
+        mono = _clean(np.concatenate(parts), source)
+    except SilentAudio as exc:
+        raise SilentAudio(str(exc), frames / source_rate) from None
     # Resampling can overshoot full scale a little around clipped or damaged stretches.
     samples = np.clip(to_rate(mono, source_rate, sample_rate), -1.0, 1.0)
     if len(samples) == 0:
@@ -187,6 +192,8 @@ def decode_error(path: Path, exc: Exception) -> DecodeError:
     text = str(exc).split(":")[-1].strip().rstrip(".")
     if any(words in text.lower() for words in _NOT_AUDIO):
         text = "not an audio file, or a format this libsndfile cannot read"
+    elif any(words in text.lower() for words in _IMPOSSIBLE_HEADER):
+        text = "its header is damaged: it states an impossible sample rate, channel count or format"
     return DecodeError(f"{path}: cannot decode audio ({text or type(exc).__name__})")
 
 
@@ -203,7 +210,7 @@ def _clean(mono: np.ndarray, path: Path) -> np.ndarray:
     mono = np.where(finite, mono, np.float32(0.0))
     peak = float(np.abs(mono).max())
     if peak < SILENCE_PEAK:
-        raise AudioError(f"{path}: silent (no sound above -100 dBFS)")
+        raise SilentAudio(f"{path}: silent (no sound above -100 dBFS)")
     return mono / np.float32(peak) if peak > 1.0 else mono
 
 

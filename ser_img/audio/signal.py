@@ -1,5 +1,6 @@
 """Signal-processing layer under the image and the acoustic features: framing, the window,
-the power spectrum, the mel filterbank, silence trimming and centring.
+the power spectrum, the mel filterbank, silence trimming and centring, and the logistic
+function the recurrent ports (VAD, voice encoder) share.
 
 Plain NumPy, no settings objects: `spectrogram` (the image), `descriptors` and
 `functionals` all build on it, and none of them imports another.
@@ -84,3 +85,9 @@ def power_spectrum(frames: np.ndarray) -> np.ndarray:
     """Periodic-Hann-windowed power spectrum of each frame (frames, n_fft // 2 + 1), float32."""
     spectrum = np.fft.rfft(frames * _hann(frames.shape[1]), axis=1)
     return (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+
+
+def sigmoid(x):
+    """The logistic function 1 / (1 + exp(-x)), numerically stable: as 0.5 (1 + tanh(x / 2)) it
+    never overflows (huge inputs give exactly 1 or 0, without a warning) and keeps float32 float32."""
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x)))

@@ -32,6 +32,8 @@ def cluster(embeddings: np.ndarray, count: int | None, weights: np.ndarray | Non
     weights = np.ones(n) if weights is None else np.asarray(weights, np.float64)
     if n < 2 or count == 1:
         return np.zeros(n, np.int64)
+    if count is not None and count >= n:
+        return np.arange(n)
     e = unit(np.asarray(embeddings, np.float64))
     chosen = np.unique(np.linspace(0, n - 1, min(n, MAX_CLUSTERED)).round().astype(np.int64))
     labels = spectral(e[chosen], count)

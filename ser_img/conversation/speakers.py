@@ -51,8 +51,9 @@ def parse_speakers(value) -> str | int | None:
 
 
 def channels_error(source, channels: int) -> UsageError:
-    """`--speakers channels` on a recording without exactly two channels."""
-    return UsageError(f"{source}: --speakers channels needs a two-channel recording (one party per channel); "
+    """Speakers by channel ("channels") asked of a recording without exactly two channels (in
+    words for the library's users, who never typed a CLI flag)."""
+    return UsageError(f"{source}: scoring speakers by channel needs a two-channel recording (one party per channel); "
                       f"this one has {channels} channel{'s' * (channels != 1)}")
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ser_img.errors import UsageError
-from ser_img.features.spectrogram import RenderSettings, write_bytes_atomic
+from ser_img.features.spectrogram import RenderSettings
+from ser_img.runtime.files import write_bytes_atomic
 
 MANIFEST_NAME = "manifest.csv"
 SETTINGS_NAME = "render_settings.json"
@@ -73,11 +73,3 @@ def read_settings(folder: Path) -> RenderSettings | None:
         return RenderSettings.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, TypeError) as exc:
         raise UsageError(f"{path}: unreadable render settings ({exc})") from None
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

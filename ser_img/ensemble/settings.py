@@ -59,6 +59,11 @@ class TrainSettings:
         if unknown or not self.members:
             raise UsageError(f"unknown members {', '.join(unknown) or '(none chosen)'}; choose from "
                              f"{', '.join([CNN, *REGISTRY])}")
+        for name, params in self.member_params.items():
+            wrong = sorted(set(params) - set(REGISTRY[name].hyper_parameters)) if name in REGISTRY else []
+            if wrong:
+                raise UsageError(f"member {name} has no hyper-parameter {', '.join(wrong)}; it has "
+                                 f"{', '.join(REGISTRY[name].hyper_parameters)}")
         if self.calibration not in ("temperature", "none"):
             raise UsageError(f"unknown calibration {self.calibration!r}; choose temperature or none")
         if self.cnn.epochs < 1 or min(self.stack_weights, default=-1) < 0 or not any(self.stack_weights):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_img.audio.signal import frame
+from ser_img.audio.signal import frame, sigmoid
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "encoders" / "campplus_cn_en_common.npz"
 SAMPLE_RATE = 16000
@@ -96,10 +96,6 @@ def normalize_level(samples: np.ndarray, level_dbfs: float = LEVEL_DBFS) -> np.n
 
 
 # -- layers -------------------------------------------------------------------------------
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))  # overflow-free logistic
 
 
 def _relu(x: np.ndarray) -> np.ndarray:
@@ -246,7 +242,7 @@ class SpeakerEncoder:
         a += shift
         h = _relu(_relu(a) @ w1 + b1) * mask  # masked: the conv and the means see zeros
         y = conv1d(h, local, dilation=dilation)
-        gate = _sigmoid(_relu(segment_context(h, lengths) @ c1 + b_c1) @ c2 + b_c2)
+        gate = sigmoid(_relu(segment_context(h, lengths) @ c1 + b_c1) @ c2 + b_c2)
         if gate.shape[1] > 1:
             gate = np.repeat(gate, SEGMENT, axis=1)[:, :y.shape[1]]
         return y * gate

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_img.audio.signal import frame, mel_basis, power_spectrum
+from ser_img.audio.signal import frame, mel_basis, power_spectrum, sigmoid
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "encoders" / "ge2e_resemblyzer.npz"
 SAMPLE_RATE = 16000
@@ -46,10 +46,6 @@ def mel_frames(samples: np.ndarray) -> np.ndarray:
     padded = np.pad(np.asarray(samples, dtype=np.float32), N_FFT // 2)
     spectrum = power_spectrum(frame(padded, N_FFT, HOP))
     return (spectrum @ mel_basis(SAMPLE_RATE, N_FFT, N_MELS, 0.0, SAMPLE_RATE / 2).T).astype(np.float32)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))  # overflow-free logistic
 
 
 class VoiceEncoder:
@@ -87,8 +83,8 @@ class VoiceEncoder:
         out = np.empty((batch, steps, HIDDEN), np.float32)
         for t in range(steps):
             gates = projected[:, t] + h @ w_hh
-            i, f = _sigmoid(gates[:, :HIDDEN]), _sigmoid(gates[:, HIDDEN:2 * HIDDEN])
-            g, o = np.tanh(gates[:, 2 * HIDDEN:3 * HIDDEN]), _sigmoid(gates[:, 3 * HIDDEN:])
+            i, f = sigmoid(gates[:, :HIDDEN]), sigmoid(gates[:, HIDDEN:2 * HIDDEN])
+            g, o = np.tanh(gates[:, 2 * HIDDEN:3 * HIDDEN]), sigmoid(gates[:, 3 * HIDDEN:])
             c = f * c + i * g
             h = o * np.tanh(c)
             out[:, t] = h

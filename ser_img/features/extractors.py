@@ -21,7 +21,8 @@ from ser_img.features.descriptors import descriptors
 from ser_img.errors import UsageError
 from ser_img.features.functionals import feature_count, functionals
 from ser_img.audio.signal import centre
-from ser_img.features.spectrogram import RenderSettings, log_mel, to_image, trim_silence, write_bytes_atomic
+from ser_img.features.spectrogram import RenderSettings, log_mel, to_image, trim_silence
+from ser_img.runtime.files import write_bytes_atomic
 
 DESCRIPTOR_SIZE = 724
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,11 +14,10 @@ import numpy as np
 from ser_img.audio.signal import SILENCE_PEAK as _SILENCE_PEAK
 from ser_img.audio.signal import centre, frame, mel_basis, power_spectrum
 from ser_img.errors import UsageError
+from ser_img.runtime.files import write_bytes_atomic
 from ser_img.speech.segmenter import get_segmenter
 from ser_img.features.functionals import FEATURE_SETS
 
-# write_bytes_atomic's temporaries: ".NAME.PID.tmp".
-_TEMPORARY = re.compile(r"^\..+\.\d+\.tmp$")
 _COLORMAPS = {"viridis": cv2.COLORMAP_VIRIDIS, "magma": cv2.COLORMAP_MAGMA, "gray": None}
 
 
@@ -166,34 +163,3 @@ def read_png(path: Path) -> np.ndarray:
     if bgr is None:
         raise UsageError(f"{path}: not a readable image")
     return bgr[:, :, ::-1].copy()
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Temporary file, flushed to disk, then renamed: the final name holds all or nothing.
-
-    Without the fsync a power cut could persist the rename before the data, leaving an
-    empty file under the final name. Temporaries are named ``.NAME.PID.tmp`` so that
-    a later run can find and remove those of a killed one.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
-def remove_stale_temporaries(folder: Path) -> None:
-    """Delete the temporaries that killed writers left under `folder` (never final names).
-
-    Only names of write_bytes_atomic's exact form are touched; a writer still running
-    in `folder` would lose its temporary, so call this only when none can be.
-    """
-    for temporary in Path(folder).rglob(".*.tmp"):
-        if _TEMPORARY.match(temporary.name) and temporary.is_file():
-            temporary.unlink(missing_ok=True)

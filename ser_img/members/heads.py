@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ser_img.audio.signal import sigmoid
 from ser_img.labels import EMOTIONS
 
 N_CLASSES = len(EMOTIONS)
@@ -53,7 +54,7 @@ class DenseHead:
             h = np.maximum(h @ w + b, 0.0)
         logits = h @ self.weights[-1] + self.biases[-1]
         if logits.shape[1] == 1:  # sklearn's binary case: one logistic unit for classes[1]
-            positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+            positive = sigmoid(logits[:, 0])
             present = np.stack([1.0 - positive, positive], axis=1)
         else:
             present = softmax(logits)
@@ -143,8 +144,10 @@ class LogisticHead(_DenseMember):
 
     file_name = "logistic.npz"
 
-    def __init__(self, C: float = 0.01, max_iter: int = 500, seed: int = 0):
-        self.C, self.max_iter, self.seed = C, max_iter, seed
+    # tol: L-BFGS's relative change of the loss at which it stops; 1e-6 takes a third of the
+    # iterations of scipy's default for the same held-out accuracy.
+    def __init__(self, C: float = 0.01, max_iter: int = 500, tol: float = 1e-6, seed: int = 0):
+        self.C, self.max_iter, self.tol, self.seed = C, max_iter, tol, seed
 
     def fit(self, features: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None,
             class_mask: np.ndarray | None = None) -> "LogisticHead":
@@ -168,19 +171,19 @@ class LogisticHead(_DenseMember):
             return self.C * loss + 0.5 * np.sum(w * w), np.concatenate([grad_w.ravel(), self.C * delta.sum(0)])
 
         start = np.zeros(d * N_CLASSES + N_CLASSES)
-        # ftol 1e-6: a third of the iterations of scipy's default, the same held-out accuracy.
         result = minimize(loss_and_grad, start, jac=True, method="L-BFGS-B",
-                          options={"maxiter": self.max_iter, "ftol": 1e-6})
+                          options={"maxiter": self.max_iter, "ftol": self.tol})
         w, b = result.x[:d * N_CLASSES].reshape(d, N_CLASSES), result.x[d * N_CLASSES:]
         self.dense = DenseHead(mean, scale, [w], [b], np.arange(N_CLASSES))
         return self
 
 
 class _GbdtHead:
-    file_name = ""
+    """Gradient-boosted trees: `rounds` trees of the library's own parameters, `threads` threads
+    (part of the recipe: the same seed and threads give the same trees)."""
 
-    def __init__(self, rounds: int = 200, seed: int = 0, booster=None):
-        self.rounds, self.seed, self.booster = rounds, seed, booster
+    file_name = ""
+    booster = None
 
     @classmethod
     def load(cls, path: Path):
@@ -190,13 +193,19 @@ class _GbdtHead:
 class XgbHead(_GbdtHead):
     file_name = "xgb.ubj.gz"  # gzip: the shipped model must stay small
 
+    def __init__(self, rounds: int = 200, max_depth: int = 4, learning_rate: float = 0.1, subsample: float = 0.8,
+                 colsample_bytree: float = 0.8, threads: int = 2, seed: int = 0, booster=None):
+        self.rounds, self.max_depth, self.learning_rate = rounds, max_depth, learning_rate
+        self.subsample, self.colsample_bytree = subsample, colsample_bytree
+        self.threads, self.seed, self.booster = threads, seed, booster
+
     def fit(self, features: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None,
             class_mask: np.ndarray | None = None) -> "XgbHead":
         import xgboost
 
-        params = {"objective": "multi:softprob", "num_class": N_CLASSES, "max_depth": 4, "eta": 0.1,
-                  "subsample": 0.8, "colsample_bytree": 0.8, "tree_method": "hist", "seed": self.seed,
-                  "nthread": 2, "verbosity": 0}
+        params = {"objective": "multi:softprob", "num_class": N_CLASSES, "max_depth": self.max_depth,
+                  "eta": self.learning_rate, "subsample": self.subsample, "colsample_bytree": self.colsample_bytree,
+                  "tree_method": "hist", "seed": self.seed, "nthread": self.threads, "verbosity": 0}
         data = xgboost.DMatrix(features, label=labels, weight=_weights(labels, sample_weight))
         self.booster = xgboost.train(params, data, num_boost_round=self.rounds)
         return self
@@ -221,14 +230,23 @@ class XgbHead(_GbdtHead):
 class LgbmHead(_GbdtHead):
     file_name = "lgbm.txt.gz"
 
+    def __init__(self, rounds: int = 200, learning_rate: float = 0.05, num_leaves: int = 15, min_data_in_leaf: int = 5,
+                 feature_fraction: float = 0.8, bagging_fraction: float = 0.8, bagging_freq: int = 1,
+                 threads: int = 2, seed: int = 0, booster=None):
+        self.rounds, self.learning_rate, self.num_leaves = rounds, learning_rate, num_leaves
+        self.min_data_in_leaf, self.feature_fraction = min_data_in_leaf, feature_fraction
+        self.bagging_fraction, self.bagging_freq = bagging_fraction, bagging_freq
+        self.threads, self.seed, self.booster = threads, seed, booster
+
     def fit(self, features: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None,
             class_mask: np.ndarray | None = None) -> "LgbmHead":
         import lightgbm
 
-        params = {"objective": "multiclass", "num_class": N_CLASSES, "learning_rate": 0.05,
-                  "num_leaves": 15, "min_data_in_leaf": 5, "feature_fraction": 0.8,
-                  "bagging_fraction": 0.8, "bagging_freq": 1, "seed": self.seed, "deterministic": True,
-                  "num_threads": 2, "verbose": -1}
+        params = {"objective": "multiclass", "num_class": N_CLASSES, "learning_rate": self.learning_rate,
+                  "num_leaves": self.num_leaves, "min_data_in_leaf": self.min_data_in_leaf,
+                  "feature_fraction": self.feature_fraction, "bagging_fraction": self.bagging_fraction,
+                  "bagging_freq": self.bagging_freq, "seed": self.seed, "deterministic": True,
+                  "num_threads": self.threads, "verbose": -1}
         data = lightgbm.Dataset(features, label=labels, weight=_weights(labels, sample_weight))
         self.booster = lightgbm.train(params, data, num_boost_round=self.rounds)
         return self

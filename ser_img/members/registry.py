@@ -10,6 +10,7 @@ registry, so a new member is one class, one entry here, and its tests.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,12 +25,18 @@ class MemberSpec:
     name: str
     cls: type
     reads: tuple[str, ...]  # feature blocks, and CNN for the heads on its embeddings
-    params: dict = field(default_factory=dict)  # default hyper-parameters: cls(**params, seed=...)
+    params: dict = field(default_factory=dict)  # where it differs from cls's defaults: cls(**params, seed=...)
     about: str = ""  # what it is, for the model card
 
     @property
     def with_cnn(self) -> bool:
         return CNN in self.reads
+
+    @property
+    def hyper_parameters(self) -> tuple[str, ...]:
+        """What `TrainSettings.member_params` may set: the class's constructor parameters, less
+        the seed (the run's) and a fitted booster."""
+        return tuple(name for name in inspect.signature(self.cls).parameters if name not in ("seed", "booster"))
 
     def build(self, overrides: dict | None, seed: int):
         """An unfitted member: its defaults, changed by `overrides` (TrainSettings.member_params)."""

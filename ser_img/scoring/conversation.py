@@ -36,24 +36,26 @@ class _Clip:
     weight: float  # seconds of the timeline it stands for
 
 
-def score_conversation(recognizer, source: Source, speakers: str | int, image: bool, explain: bool,
+def score_conversation(recognizer, source: Source, image: bool, explain: bool,
                        advance: Advance | None) -> Recognition:
-    """`recognizer`'s answer for `source` with its speakers told apart (see the module's docstring)."""
+    """`recognizer`'s answer for `source` with its speakers told apart as its options say
+    ("auto", a number, or "channels"; see the module's docstring)."""
     options, rate = recognizer.options, recognizer.sample_rate
+    speakers = options.speakers
     channels = source.channels or 1
     if speakers == "channels" and channels != 2:
         raise channels_error(source.name or "audio array", channels)
-    duration_s = source.measured_duration_s(rate, options.max_duration_s)
+    duration_s = source.measured_duration(rate)
 
     def open_blocks(channel):
-        return source.blocks(rate, channel=channel, max_duration_s=options.max_duration_s)
+        return source.blocks(rate, channel=channel)
 
     by_channel = speakers == "channels"
     with worker_pool(1 if duration_s < PARALLEL_FROM_S else options.workers) as mapper:
         if by_channel:
             names, masks, turns = _channels(recognizer, open_blocks, advance)
         else:
-            names, masks, turns = _voices(recognizer, open_blocks, speakers, mapper, advance)
+            names, masks, turns = _voices(recognizer, open_blocks, mapper, advance)
         tally = Tally(rate, image or explain)
         stage = part(advance, 0.5 / (2 if by_channel else 1))
         for channel in (range(2) if by_channel else [None]):
@@ -83,9 +85,9 @@ def _channels(recognizer, open_blocks, advance) -> tuple:
     return list(CHANNEL_NAMES), masks, turns
 
 
-def _voices(recognizer, open_blocks, speakers: str | int, mapper, advance) -> tuple:
+def _voices(recognizer, open_blocks, mapper, advance) -> tuple:
     """Speaker names, speech masks (one per speaker) and turns of a mixed recording."""
-    rate = recognizer.sample_rate
+    rate, speakers = recognizer.sample_rate, recognizer.options.speakers
     mask = find_speech(recognizer, open_blocks(None), part(advance, 0.2))
     spans = speech_pieces(mask.spans(), rate)
     clips = cut(stopping(open_blocks(None), part(advance, 0.3), rate), spans)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ser_img.audio.decode import load_audio
 from ser_img.audio.quality import measure, warnings_for
-from ser_img.errors import AudioError, SerImgError
+from ser_img.errors import AudioError, SerImgError, SilentAudio
 from ser_img.features.extractors import render_inputs
 from ser_img.records import FileAnswer, Recognition, unjudged
 from ser_img.runtime.parallel import run_parallel
@@ -23,15 +23,15 @@ WINDOW_BATCH = 32  # short files scored per call to the model
 PARALLEL_FROM = 8  # fewer short files than this are decoded in this process
 
 
-def answer_files(recognizer, paths: list[Path], image: bool, explain: bool, progress: Progress,
-                 speakers) -> list[FileAnswer]:
+def answer_files(recognizer, paths: list[Path], image: bool, explain: bool, progress: Progress) -> list[FileAnswer]:
     """A FileAnswer per path, in the order given; failures are answers, never raised."""
-    sources = {path: _source_or_error(path) for path in paths}  # pipes are read once, here
+    sources = {path: _source_or_error(path, recognizer.options) for path in paths}  # pipes are read once, here
     answers: dict[Path, Recognition | SerImgError] = {
         path: source for path, source in sources.items() if isinstance(source, SerImgError)}
     rate = recognizer.sample_rate
     durations = {path: sources[path].duration(rate) for path in paths if path not in answers}
-    short = [p for p in durations if not recognizer.is_long(durations[p]) and speakers is None]
+    conversations = recognizer.options.speakers is not None
+    short = [p for p in durations if not recognizer.is_long(durations[p]) and not conversations]
     if short:
         label = f"scoring {len(short)} clip{'s' * (len(short) != 1)}"
         origin = {sources[p].handle: p for p in short}  # paths hash by value, in-memory input by identity
@@ -39,13 +39,13 @@ def answer_files(recognizer, paths: list[Path], image: bool, explain: bool, prog
             answers[origin[handle]] = answer
     for path in paths:
         if path not in answers:
-            answers[path] = long_file(recognizer, sources[path], durations[path], image, explain, progress, speakers)
+            answers[path] = long_file(recognizer, sources[path], durations[path], image, explain, progress)
     return [FileAnswer(path, answers[path]) for path in paths]
 
 
-def _source_or_error(path: Path) -> FileSource | SerImgError:
+def _source_or_error(path: Path, options) -> FileSource | SerImgError:
     try:
-        return to_source(path)
+        return to_source(path, max_duration_s=options.max_duration_s)
     except SerImgError as exc:
         return exc
 
@@ -67,7 +67,8 @@ def _short_files(recognizer, handles: list, image: bool, explain: bool) -> Itera
                 elif recognizer.is_long(done.duration):  # its header did not say how long it is: a timeline after all
                     if done.inputs is not None:
                         next(rows)
-                    yield handle, long_file(recognizer, FileSource(handle), done.duration, image, explain, no_progress)
+                    again = FileSource(handle, options.max_duration_s)
+                    yield handle, long_file(recognizer, again, done.duration, image, explain, no_progress)
                 elif done.inputs is None:  # too little speech to judge
                     yield handle, unjudged(name, done.duration, done.speech_s, done.warnings, recognizer.model_info)
                 else:
@@ -76,14 +77,13 @@ def _short_files(recognizer, handles: list, image: bool, explain: bool) -> Itera
 
 
 def long_file(recognizer, source: Source, duration_s: float | None, image: bool, explain: bool,
-              progress: Progress, speakers=None) -> Recognition | SerImgError:
+              progress: Progress) -> Recognition | SerImgError:
     """One long recording (or conversation), its progress shown in seconds of audio."""
     answer: list = []
 
     def work(advance):
         try:
-            answer.append(recognizer.predict(source, image=image, explain=explain, advance=advance,
-                                             speakers=speakers))
+            answer.append(recognizer.predict(source, image=image, explain=explain, advance=advance))
         except SerImgError as exc:
             answer.append(exc)
 
@@ -108,6 +108,8 @@ def _load_file(job: tuple) -> _Loaded:
     path, settings, max_duration_s, min_speech_s = job
     try:
         audio = load_audio(path, settings.sample_rate, max_duration_s)
+    except SilentAudio as exc:  # nothing to judge: the outcome "no speech"
+        return _Loaded(duration=exc.duration_s)
     except SerImgError as exc:
         return _Loaded(error=exc)
     except OSError as exc:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 from ser_img.audio.quality import measure, warnings_for
-from ser_img.errors import AudioError
 from ser_img.labels import EMOTIONS
 from ser_img.records import Recognition, Segment, SpeakerSummary, unjudged
 
@@ -21,7 +20,7 @@ class Tally:
         self.warned: dict[str, list[str]] = {}  # kind of warning -> its text for each window that had it
         self.shown: dict[int, tuple] = {}  # per class: (probability, prepared, (start, end) s)
 
-    def add(self, windows: list, scored: list[tuple], weights: list[float], speakers: list | None = None) -> None:
+    def add(self, windows: list, scored: list[tuple], weights: list[float], whose: list | None = None) -> None:
         """Windows (with .start, .end in samples and .samples), their (probabilities, inputs),
         the seconds each stands for, and whose each is."""
         rate = self.rate
@@ -32,7 +31,7 @@ class Tally:
             self.ends.append(w.end / rate)
             self.rows.append(row)
             self.weights.append(weights[i])
-            self.speakers.append(None if speakers is None else speakers[i])
+            self.speakers.append(None if whose is None else whose[i])
             best = int(row.argmax())
             if self.keep_images and row[best] > self.shown.get(best, (-1.0,))[0]:
                 self.shown[best] = (row[best], inputs, (round(w.start / rate, 3), round(w.end / rate, 3)))
@@ -55,24 +54,22 @@ class Tally:
 
 
 def timeline_result(tally: Tally, speech_s: float, audio_s: float, duration_s: float, source: str | None,
-                    model: dict[str, str], segmenter: str, speakers: list[str] | None = None) -> Recognition:
-    """The answer a timeline adds up to; `speakers` names the tally's speaker numbers."""
-    if not tally.rows and speech_s == 0:
-        raise AudioError(f"{source or 'audio array'}: no speech (the {segmenter} segmenter found "
-                         f"none in {clock(duration_s)} of audio)")
-    if not tally.rows:  # some speech, but no window with enough of it to judge
+                    model: dict[str, str], names: list[str] | None = None) -> Recognition:
+    """The answer a timeline adds up to; `names` names the tally's speaker numbers. With no
+    window to judge, the outcome says why: "no speech" (the segmenter found none) or "too short"."""
+    if not tally.rows:
         return unjudged(source, duration_s, round(speech_s, 3), [], model)
     probs, weight = np.array(tally.rows), np.array(tally.weights)
     overall, shares = weighted(probs, weight)
-    names = [None] * len(probs) if speakers is None else [speakers[k] for k in tally.speakers]
+    whose = [None] * len(probs) if names is None else [names[k] for k in tally.speakers]
     result = Recognition(
         source=source, probabilities=overall, duration_s=round(float(duration_s), 3),
         timeline=[Segment(round(s, 3), round(e, 3), r, n) for s, e, r, n in
-                  zip(tally.starts, tally.ends, tally.rows, names)],
+                  zip(tally.starts, tally.ends, tally.rows, whose)],
         shares=shares, model=model, silent_s=round(max(0.0, audio_s - weight.sum()), 3),
         speech_s=round(speech_s, 3), warnings=tally.common_warnings())
-    if speakers is not None:
-        result.speakers = speaker_summaries(tally, speakers)
+    if names is not None:
+        result.speakers = speaker_summaries(tally, names)
     return result
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ser_img.audio.signal import sigmoid
+
 RATE = 16000
 CHUNK = 512  # samples per probability (32 ms)
 CONTEXT = 64  # samples of the previous chunk each chunk sees
@@ -90,12 +92,8 @@ def speech_probabilities(samples: np.ndarray, state: VadState | None = None, fin
     for i, row in enumerate(projected):
         gates = row + h @ recurrent  # PyTorch's order: input, forget, cell, output
         i_gate, f_gate, g_gate, o_gate = np.split(gates, 4)
-        c = _sigmoid(f_gate) * c + _sigmoid(i_gate) * np.tanh(g_gate)
-        h = _sigmoid(o_gate) * np.tanh(c)
+        c = sigmoid(f_gate) * c + sigmoid(i_gate) * np.tanh(g_gate)
+        h = sigmoid(o_gate) * np.tanh(c)
         hidden[i] = h
     state.hidden, state.cell = h, c
-    return _sigmoid(np.maximum(hidden, 0) @ out_w + out_b)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    return sigmoid(np.maximum(hidden, 0) @ out_w + out_b)

@@ -1,3 +1,4 @@
-"""Models on disk: saving and loading (native formats, manifest, checksums) and the model card.
+"""Models on disk: the directory's layout and checks (`manifest`), saving (`save`), loading and
+the default model (`load`), and the model card (`card`).
 Builds on `ensemble` and `corpus`.
 """

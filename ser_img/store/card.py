@@ -166,6 +166,29 @@ def _stack_lines(info: dict) -> list[str]:
                "others do not already give: they were trained and measured, and are not shipped." if unused else "")]
 
 
+# The figures a model is judged by, in the order every table gives them: (heading, key, width on a terminal).
+FIGURES = (("accuracy", "accuracy", 10), ("UAR", "uar", 8), ("macro-F1", "macro_f1", 10),
+           ("log-loss", "log_loss", 10), ("Brier", "brier", 8), ("ECE", "ece", 8))
+
+
+def figures_table(scores: dict, members: list[str], markdown: bool = False) -> list[str]:
+    """The pooled out-of-fold figures of `scores` (training's metrics), a row per member with the
+    model's output marked: fixed-width for the terminal, or Markdown for this card. The one place
+    these figures are laid out (`ser-img train` and the demo print the first kind)."""
+    final = scores["final"]
+    if markdown:
+        lines = ["| member | " + " | ".join(h for h, _, _ in FIGURES) + " |", "|---|" + "---|" * len(FIGURES)]
+        for name in members:
+            row, mark = scores["overall"][name], " (the model's output)" if name == final else ""
+            lines.append(f"| {name}{mark} | " + " | ".join(f"{row[k]:.3f}" for _, k, _ in FIGURES) + " |")
+        return lines
+    lines = [f"{'model':<8}" + "".join(f"{h:>{w}}" for h, _, w in FIGURES)]
+    for name in members:
+        row, mark = scores["overall"][name], " *" if name == final else ""
+        lines.append(f"{name + mark:<8}" + "".join(f"{row[k]:>{w}.3f}" for _, k, w in FIGURES))
+    return lines
+
+
 def model_card(info: dict, scores: dict, member_names: list[str], sources: list[str] = ()) -> str:
     """Markdown for MODEL_CARD.md, written into every model directory at training time.
 
@@ -182,13 +205,8 @@ def model_card(info: dict, scores: dict, member_names: list[str], sources: list[
         "", "## Speaker-grouped cross-validation", "",
         f"{len(scores['folds'])} folds of whole speakers; every figure is for speakers the scoring "
         "members never heard. Pooled out-of-fold predictions:", "",
-        "| member | accuracy | UAR | macro-F1 | log-loss | Brier | ECE |", "|---|---|---|---|---|---|---|",
+        *figures_table(scores, member_names, markdown=True),
     ]
-    for name in member_names:
-        row = scores["overall"][name]
-        mark = " (the model's output)" if name == scores["final"] else ""
-        lines.append(f"| {name}{mark} | {row['accuracy']:.3f} | {row['uar']:.3f} | {row['macro_f1']:.3f} "
-                     f"| {row['log_loss']:.3f} | {row['brier']:.3f} | {row['ece']:.3f} |")
     lines += ["", "Log-loss (natural log; a uniform guess scores 2.079), Brier score and expected calibration "
               "error (10 bins) of the out-of-fold probabilities; the reliability diagram is reliability.png."]
     if scores.get("corpora"):

@@ -10,7 +10,7 @@ import soundfile as sf
 from ser_img.features import campplus
 from ser_img.features.campplus import SpeakerEncoder, fbank
 
-REFERENCE = Path(__file__).parent / "data" / "campplus_reference.npz"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "campplus_reference.npz"
 EXAMPLES = Path(campplus.__file__).resolve().parent.parent / "examples"
 
 

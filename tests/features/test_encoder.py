@@ -8,7 +8,7 @@ import pytest
 from ser_img.features import encoder
 from ser_img.features.encoder import EncoderSettings, VoiceEncoder, encoder_features, encoder_features_batch
 
-REFERENCE = Path(__file__).parent / "data" / "resemblyzer_reference.npz"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "resemblyzer_reference.npz"
 
 
 @pytest.fixture(scope="module")

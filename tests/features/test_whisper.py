@@ -16,7 +16,7 @@ import pytest
 from ser_img.features import whisper as whisper_encoder
 from ser_img.features.whisper import WhisperEncoder, log_mel, whisper_features, whisper_features_batch
 
-REFERENCE = Path(__file__).parent / "data" / "whisper_tiny_reference.npz"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "whisper_tiny_reference.npz"
 CLIPS = range(3)
 
 

@@ -13,7 +13,7 @@ from ser_img.speech.segmenter import EnergySegmenter, SileroSegmenter, get_segme
 from ser_img.features.spectrogram import RenderSettings, trim_silence
 from ser_img.corpus.synth import synth_clip
 
-REFERENCE = Path(__file__).parent / "data" / "silero_vad_reference.npz"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "silero_vad_reference.npz"
 RATE = 16000
 
 

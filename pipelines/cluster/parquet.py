@@ -23,8 +23,8 @@ from pathlib import Path
 
 from ser_img.errors import UsageError
 from ser_img.labels import EMOTIONS
-from ser_img.records import Recognition, named
-from ser_img.features.spectrogram import remove_stale_temporaries, write_bytes_atomic
+from ser_img.records import Recognition, flat_rows
+from ser_img.runtime.files import remove_stale_temporaries, write_bytes_atomic
 
 PART = re.compile(r"^part-(\d+)\.parquet$")
 FILE_COLUMNS = ["path", "label", *EMOTIONS, "duration_s", "model_name", "model_version", "error", "outcome",
@@ -35,31 +35,26 @@ TEXT_COLUMNS = {"path", "label", "model_name", "model_version", "error", "outcom
 
 
 def file_row(prediction: Recognition) -> dict:
-    probabilities = named(prediction.probabilities) if prediction.judged else {e: None for e in EMOTIONS}
-    return {"path": prediction.source, "label": prediction.label, **probabilities,
-            "duration_s": prediction.duration_s, "model_name": prediction.model["name"],
-            "model_version": prediction.model["version"], "error": None, "outcome": prediction.outcome,
-            "speech_s": prediction.speech_s, "warnings": "; ".join(prediction.warnings) or None}
+    return _pick(flat_rows(prediction.source, prediction)[0], FILE_COLUMNS)
 
 
 def failure_row(path: str, error: str, model: dict[str, str]) -> dict:
-    return {"path": path, "label": None, **{e: None for e in EMOTIONS}, "duration_s": None,
-            "model_name": model["name"], "model_version": model["version"], "error": error, "outcome": "error",
-            "speech_s": None, "warnings": None}
+    return _pick(flat_rows(path, error, model)[0], FILE_COLUMNS)
 
 
 def segment_rows(prediction: Recognition) -> list[dict]:
     """The timeline of a recording scored window by window; none for a clip scored whole."""
-    if not prediction.is_timeline:
-        return []
-    return [{"path": prediction.source, "start": s.start, "end": s.end, "label": s.label, **named(s.probabilities),
-             "speaker": s.speaker} for s in prediction.timeline]
+    return [_pick(r, SEGMENT_COLUMNS) for r in flat_rows(prediction.source, prediction) if r["row"] == "segment"]
 
 
 def speaker_rows(prediction: Recognition) -> list[dict]:
     """Each speaker's overall answer; none when speakers were not asked for."""
-    return [{"path": prediction.source, "speaker": s.speaker, "label": s.label, **named(s.probabilities),
-             "speech_s": s.speech_s, "share": s.share, "turns": float(s.turns)} for s in prediction.speakers or []]
+    return [_pick(r, SPEAKER_COLUMNS) for r in flat_rows(prediction.source, prediction) if r["row"] == "speaker"]
+
+
+def _pick(row: dict, columns: list[str]) -> dict:
+    """The Parquet table's columns of one of `records.flat_rows`."""
+    return {column: row.get(column) for column in columns}
 
 
 class ParquetResults:

@@ -15,7 +15,7 @@ from ser_img.features.spectrogram import to_image
 @pytest.fixture(scope="module")
 def shipped():
     """The shipped model: its CNNs carry weight in its stack (the tiny test stack may give them none)."""
-    from ser_img.ensemble.model import PACKAGED_MODEL
+    from ser_img.store.load import PACKAGED_MODEL
     from ser_img.recognizer import EmotionRecognizer
 
     return EmotionRecognizer.load(PACKAGED_MODEL)
