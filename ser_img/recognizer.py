@@ -31,7 +31,7 @@ from ser_img.features.spectrogram import RenderSettings, to_image
 from ser_img.labels import EMOTIONS
 from ser_img.options import RecognizerOptions
 from ser_img.records import FileAnswer, Recognition, Segment, unjudged
-from ser_img.scoring.batcher import Batcher
+from ser_img.scoring.batcher import WINDOW_BATCH, Batcher
 from ser_img.scoring.conversation import score_conversation
 from ser_img.scoring.files import answer_files
 from ser_img.scoring.progress import Advance, Progress, no_progress
@@ -42,7 +42,6 @@ from ser_img.speech.windows import sliding_windows, stands_for
 from ser_img.version import __version__
 
 LONG_FACTOR = 2.0  # audio longer than this many windows is scored as a timeline
-WINDOW_BATCH = 32  # windows scored per call to the model
 
 DEFAULT = object()  # an argument left out: the recognizer's own setting applies
 
@@ -204,10 +203,6 @@ class EmotionRecognizer:
         render in parallel)."""
         return render_inputs_batch(signals, self.settings)
 
-    def render_many(self, batches: list[list[np.ndarray]], mapper) -> list[list[tuple]]:
-        """Model inputs of several batches of signals, over `mapper`'s workers."""
-        return mapper(_render_batch, [(signals, self.settings) for signals in batches])
-
     # -- long recordings ------------------------------------------------------------------
 
     def _timeline(self, blocks: Iterable[np.ndarray], duration_s: float, source: str | None, image: bool,
@@ -259,12 +254,6 @@ class EmotionRecognizer:
         if speakers is not DEFAULT:
             return self.with_options(speakers=speakers).predict_files(paths, image, explain, progress)
         return answer_files(self, paths, image, explain, progress)
-
-
-def _render_batch(job: tuple) -> list[tuple]:
-    """Model inputs of a batch of signals, in a worker process."""
-    signals, settings = job
-    return render_inputs_batch(signals, settings)
 
 
 def model_info(info: dict) -> dict[str, str]:

@@ -6,6 +6,8 @@ import threading
 
 import numpy as np
 
+WINDOW_BATCH = 32  # windows (or short clips) scored per call to the model
+
 
 class _Job:
     def __init__(self, clips: list[tuple]):

@@ -13,14 +13,15 @@ from ser_img.conversation.speakers import CHANNEL_NAMES, channels_error, diarize
 from ser_img.conversation.speakers import pieces as speech_pieces
 from ser_img.conversation.speakers import turns as speaker_turns
 from ser_img.records import Recognition
+from ser_img.features.extractors import render_inputs_batch
 from ser_img.runtime.parallel import worker_pool
+from ser_img.scoring.batcher import WINDOW_BATCH
 from ser_img.scoring.progress import Advance, part, stopping
 from ser_img.scoring.timeline import Tally
 from ser_img.source import Source
 from ser_img.speech.segmenter import SpeechMask
 from ser_img.speech.windows import window_spans
 
-WINDOW_BATCH = 32  # windows scored per call to the model
 IN_FLIGHT = 4  # batches of a conversation's windows rendered at once over the workers
 PARALLEL_FROM_S = 120.0  # conversations at least this long are rendered on every core
 
@@ -66,13 +67,19 @@ def score_conversation(recognizer, source: Source, image: bool, explain: bool,
                 found = [_Clip(start, end, samples, speaker, weight)
                          for ((start, end, weight), speaker), samples in group]
                 batches = [found[i : i + WINDOW_BATCH] for i in range(0, len(found), WINDOW_BATCH)]
-                rendered = recognizer.render_many([[c.samples for c in b] for b in batches], mapper)
+                rendered = mapper(_render_batch, [([c.samples for c in b], recognizer.settings) for b in batches])
                 for clips_part, prepared in zip(batches, rendered):
                     tally.add(clips_part, list(zip(recognizer.score(prepared), prepared)),
                               [c.weight for c in clips_part], [c.speaker for c in clips_part])
     tally.sort()
     speech = sum(m.seconds() for m in (masks if by_channel else masks[:1]))
     return recognizer.timeline_answer(tally, speech, duration_s, duration_s, source.name, image, explain, names)
+
+
+def _render_batch(job: tuple) -> list[tuple]:
+    """Model inputs of a batch of signals, in a worker process."""
+    signals, settings = job
+    return render_inputs_batch(signals, settings)
 
 
 def _channels(recognizer, open_blocks, advance) -> tuple:

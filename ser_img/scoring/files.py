@@ -14,12 +14,12 @@ from ser_img.errors import AudioError, SerImgError, SilentAudio
 from ser_img.features.extractors import render_inputs
 from ser_img.records import FileAnswer, Recognition, unjudged
 from ser_img.runtime.parallel import run_parallel
+from ser_img.scoring.batcher import WINDOW_BATCH
 from ser_img.scoring.progress import Progress, in_seconds, no_progress
 from ser_img.scoring.timeline import clock
 from ser_img.source import FileSource, Source, to_source
 
 FILE_BATCH = 256  # short files handed to the decoding workers at a time, so memory stays flat on big folders
-WINDOW_BATCH = 32  # short files scored per call to the model
 PARALLEL_FROM = 8  # fewer short files than this are decoded in this process
 
 
