@@ -41,3 +41,9 @@ def write(path: Path, samples: np.ndarray, sample_rate: int, format: str = "WAV"
 def dominant_frequency(samples: np.ndarray, sample_rate: int) -> float:
     spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
     return float(np.fft.rfftfreq(len(samples), 1 / sample_rate)[spectrum.argmax()])
+
+
+def reference_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every array of a reference `.npz` (tests/data), read without unpickling."""
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}

@@ -9,6 +9,7 @@ import soundfile as sf
 
 from ser_img.features import campplus
 from ser_img.features.campplus import SpeakerEncoder, fbank
+from tests.sounds import reference_arrays
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "campplus_reference.npz"
 EXAMPLES = Path(campplus.__file__).resolve().parent.parent / "examples"
@@ -16,8 +17,7 @@ EXAMPLES = Path(campplus.__file__).resolve().parent.parent / "examples"
 
 @pytest.fixture(scope="module")
 def reference():
-    with np.load(REFERENCE, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+    return reference_arrays(REFERENCE)
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,14 @@ import pytest
 
 from ser_img.features import encoder
 from ser_img.features.encoder import EncoderSettings, VoiceEncoder, encoder_features, encoder_features_batch
+from tests.sounds import reference_arrays
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "resemblyzer_reference.npz"
 
 
 @pytest.fixture(scope="module")
 def reference():
-    with np.load(REFERENCE, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+    return reference_arrays(REFERENCE)
 
 
 def test_mel_frames_match_resemblyzer(reference):

@@ -15,6 +15,7 @@ import pytest
 
 from ser_img.features import whisper as whisper_encoder
 from ser_img.features.whisper import WhisperEncoder, log_mel, whisper_features, whisper_features_batch
+from tests.sounds import reference_arrays
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "whisper_tiny_reference.npz"
 CLIPS = range(3)
@@ -22,8 +23,7 @@ CLIPS = range(3)
 
 @pytest.fixture(scope="module")
 def reference():
-    with np.load(REFERENCE, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+    return reference_arrays(REFERENCE)
 
 
 @pytest.fixture(scope="module")
