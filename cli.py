@@ -15,11 +15,10 @@ from pathlib import Path
 import click
 
 from pipelines.console import (SPEAKERS, configure_logging, errors_for_people, finish, log_options, own_command,
-                               progress, say_what_stands_out, warn_about_inputs)
+                               progress, require_tensorflow, say_what_stands_out, warn_about_inputs)
 from pipelines.tables import demo_text, evaluation_table, examples_text, metrics_table, prediction_table
 from ser_img import __version__
 from ser_img.ensemble.settings import TrainSettings
-from ser_img.errors import UsageError
 from ser_img.members.registry import HEADS as _HEADS
 
 _TRAIN_DEFAULTS = TrainSettings()  # one source for training defaults: the options show its values
@@ -51,14 +50,6 @@ MODEL_HELP = ("Model directory. Without it: the newest model under ./artifacts, 
               "shipped in the package.")
 
 
-def _require_tensorflow() -> None:
-    """Training needs the 'train' extra; say so in one line instead of an ImportError."""
-    import importlib.util
-
-    if importlib.util.find_spec("tensorflow") is None or importlib.util.find_spec("keras") is None:
-        raise UsageError("training needs TensorFlow: pip install 'ser-img[train]'")
-
-
 @main.command(short_help="Render audio to spectrogram images for training.")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("data/images"),
@@ -76,13 +67,19 @@ def _require_tensorflow() -> None:
 @click.option("--functionals", type=click.Choice(["none", "ComParE_2016", "eGeMAPSv02"]), default="none",
               show_default=True, help="openSMILE functionals to compute beside the image (for the smile member; "
                                       "ComParE_2016 costs about 40 ms a clip).")
-@click.option("--channel", type=click.Choice(["none", "telephone"]), default="none", show_default=True,
-              help="Send every clip through a simulated channel first: telephone makes 8-kHz, 300-3400 Hz, "
-                   "mu-law copies to train and measure on.")
+@click.option("--channel", type=click.Choice(["none", "telephone", "mix"]), default="none", show_default=True,
+              help="Send every clip through a simulated channel first, for copies to train and measure on: "
+                   "telephone (8 kHz, 300-3400 Hz, mu-law), or mix: each clip under its own drawn condition "
+                   "(gain, noise or babble at 0-30 dB SNR, telephone, codec, low-pass, room).")
+@click.option("--copy", "copy", type=click.IntRange(1), default=1, show_default=True,
+              help="With --channel mix: which copy (each number draws other conditions).")
+@click.option("--babble", "babble_from", type=click.Path(exists=True, path_type=Path), multiple=True,
+              help="With --channel mix: audio (folders, clip lists) whose talkers make the babble; repeatable.")
 @_scheduler_option
 @log_options
 @errors_for_people
-def render(sources, out_dir, speaker_from, force, workers, size, window, functionals, channel, scheduler):
+def render(sources, out_dir, speaker_from, force, workers, size, window, functionals, channel, copy, babble_from,
+           scheduler):
     """Render audio files, folders (searched recursively) or clip lists to spectrogram
     images and feature vectors.
 
@@ -95,20 +92,22 @@ def render(sources, out_dir, speaker_from, force, workers, size, window, functio
       ser-img render my_data --speaker-from folder     # my_data/SPEAKER/angry/x.wav
       ser-img render corpora/nemo/labels.csv --out data/nemo
       ser-img render Audio_Speech_Actors_01-24 --out data/ravdess-tel --channel telephone
+      ser-img render Audio_Speech_Actors_01-24 --out data/ravdess-mix1 --channel mix --babble corpora/nemo
     """
     from pipelines.render import render_folder
     from ser_img.features.spectrogram import RenderSettings
 
     settings = RenderSettings(height=size, width=size, window_s=window,
                               functionals="" if functionals == "none" else functionals,
-                              channel="" if channel == "none" else channel)
+                              channel="" if channel == "none" else channel,
+                              condition_seed=copy if channel == "mix" else 0)
     if scheduler:
         from pipelines.cluster import render_on_cluster
 
         report = render_on_cluster(list(sources), out_dir, settings, scheduler, force=force, progress=progress)
     else:
         report = render_folder(list(sources), out_dir, settings, force=force, workers=workers,
-                               progress=progress, speaker_from=speaker_from)
+                               progress=progress, speaker_from=speaker_from, babble_from=babble_from)
     click.echo(f"{report.rendered} rendered, {report.skipped} up to date, {len(report.failures)} failed "
                f"-> {out_dir}")
     finish(report.failures)
@@ -149,7 +148,7 @@ def train(images_dirs, head, out_dir, epochs, folds, seed, members, force, as_js
       ser-img train --images data/ravdess --images data/nemo --images data/emovo
       ser-img train --head xgb --epochs 10
     """
-    _require_tensorflow()
+    require_tensorflow()
     from pipelines.train import train as train_model
 
     chosen = tuple(name.strip() for name in members.split(",") if name.strip())
@@ -384,7 +383,7 @@ def demo(workdir, model_dir, epochs):
     from pipelines.demo import run_examples
 
     click.echo(examples_text(run_examples()))
-    _require_tensorflow()
+    require_tensorflow()
     from pipelines.demo import run_demo
 
     model_dir = model_dir if model_dir is not None else workdir / "model"

@@ -73,7 +73,7 @@ def profile_stages(paths: list[Path], cores: int, repeat: int) -> dict:
     import soundfile
 
     from ser_img.audio.decode import to_rate
-    from ser_img.audio.quality import measure, warnings_for
+    from ser_img.speech.quality import measure, warnings_for
     from ser_img.audio.signal import centre
     from ser_img.store.load import PACKAGED_MODEL, load_model
     from ser_img.features import encoder

@@ -6,7 +6,7 @@
    D in DURATIONS; accuracy per D, with the measured `speech_seconds` of each cut.
 2. Degradations of whole clips: telephone band (8 kHz), clipping (gain then clip at full
    scale), low level, white noise at a signal-to-noise ratio; accuracy per condition and the
-   detector statistic of ser_img.audio.quality for clean and degraded clips.
+   detector statistic of ser_img.speech.quality for clean and degraded clips.
 
 RAVDESS actors 01-18 are the shipped model's training speakers: the absolute accuracies are
 optimistic, and it is the change with duration or degradation that is used.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_img.audio import quality
+from ser_img.speech import quality
 from ser_img.audio.decode import load_audio, to_rate
 from ser_img.labels import EMOTIONS
 from ser_img.recognizer import EmotionRecognizer

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from ser_img.audio import quality
+from ser_img.speech import quality
 from ser_img.audio.decode import load_audio, to_rate
 
 KINDS = ("narrowband", "clipped", "very low level", "background noise")

@@ -163,3 +163,11 @@ def own_command() -> str:
     on_path = shutil.which("ser-img")
     same = on_path is not None and Path(on_path).resolve() == Path(typed).resolve()
     return "ser-img" if same else shlex.quote(typed)
+
+
+def require_tensorflow() -> None:
+    """Training needs the 'train' extra; say so in one line instead of an ImportError."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None or importlib.util.find_spec("keras") is None:
+        raise UsageError("training needs TensorFlow: pip install 'ser-img[train]'")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ser_img.audio.decode import load_audio
 from ser_img.audio.channel import apply_channel
+from ser_img.audio.conditions import training_copy
 from ser_img.errors import SerImgError, UsageError
 from ser_img.corpus.files import find_audio
 from ser_img.ensemble.folds import MIN_SPEAKERS
@@ -45,9 +48,16 @@ class RenderReport:
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
-def render_clip(source: Path, image_path: Path, settings: RenderSettings, info: ClipInfo | None = None) -> ManifestRow:
+# Clips the babble of a "mix" render is drawn from: enough talkers for variety, few enough
+# that every worker decodes them once in a second or two.
+BABBLE_CLIPS = 48
+
+
+def render_clip(source: Path, image_path: Path, settings: RenderSettings, info: ClipInfo | None = None,
+                babble: tuple[Path, ...] = ()) -> ManifestRow:
     """Render one clip to `image_path`; failures become a row with the reason. `info` (from a
-    clip list) overrides what the file's name says."""
+    clip list) overrides what the file's name says; `babble`: the clips a "mix" channel's
+    babble is made of."""
     info = info or clip_info(source)
     row = ManifestRow(
         source=str(source), image="", label=info.label or "", speaker=info.speaker or "",
@@ -58,7 +68,7 @@ def render_clip(source: Path, image_path: Path, settings: RenderSettings, info: 
     try:
         stat = source.stat()
         audio = load_audio(source, settings.sample_rate)
-        image, features = render_inputs(apply_channel(audio.samples, settings.sample_rate, settings.channel), settings)
+        image, features = render_inputs(recorded(audio.samples, Path(source).name, settings, babble), settings)
         # Descriptors first: an image on disk means its clip is complete.
         write_features(image_path, features)
         write_png(image_path, image)
@@ -78,13 +88,38 @@ def render_clip(source: Path, image_path: Path, settings: RenderSettings, info: 
     return row
 
 
+def recorded(samples, name: str, settings: RenderSettings, babble: tuple[Path, ...] = ()):
+    """The clip through the settings' simulated channel; "mix" draws its condition from the
+    settings' condition seed and the clip's file name, so that a re-run repeats it."""
+    if settings.channel != "mix":
+        return apply_channel(samples, settings.sample_rate, settings.channel)
+    seed = (settings.condition_seed, zlib.crc32(name.encode()))
+    return training_copy(samples, settings.sample_rate, seed, _babble_pool(babble, settings.sample_rate))[0]
+
+
+@functools.lru_cache(maxsize=1)
+def _babble_pool(paths: tuple[Path, ...], rate: int) -> tuple:
+    """The babble talkers' clips, decoded once per worker process."""
+    return tuple(load_audio(path, rate).samples for path in paths)
+
+
+def babble_files(sources: list[Path]) -> tuple[Path, ...]:
+    """`BABBLE_CLIPS` audio files spread evenly over `sources` (other talkers, ideally other
+    corpora and languages than the clips they will be mixed into)."""
+    found = [path for path, _ in find_audio(sources)]
+    if not found:
+        raise UsageError(f"no audio files for babble in {', '.join(map(str, sources))}")
+    step = max(1, len(found) // BABBLE_CLIPS)
+    return tuple(found[::step][:BABBLE_CLIPS])
+
+
 def _text(value) -> str:
     return "" if value is None else str(value)
 
 
-def _render_job(job: tuple[Path, Path, str, RenderSettings, ClipInfo | None]) -> ManifestRow:
-    source, image_path, image_rel, settings, info = job
-    row = render_clip(source, image_path, settings, info)
+def _render_job(job: tuple[Path, Path, str, RenderSettings, ClipInfo | None, tuple[Path, ...]]) -> ManifestRow:
+    source, image_path, image_rel, settings, info, babble = job
+    row = render_clip(source, image_path, settings, info, babble)
     row.image = image_rel if row.status == "ok" else ""
     return row
 
@@ -123,10 +158,12 @@ def render_folder(
     progress: Progress = no_progress,
     speaker_from: str = "name",
     run=None,
+    babble_from: list[Path] = (),
 ) -> RenderReport:
     """Render every audio file under `sources` into `out_dir` and (re)write its manifest.
 
     `speaker_from` says who speaks in each file: "name", "folder" or a CSV (`speaker_lookup`).
+    `babble_from`: audio whose talkers make the babble of a "mix" channel (none: no babble).
     `run(function, jobs, workers)` yields function(job) for every job, in any order;
     by default `run_parallel` on this machine's cores (pipelines.cluster passes a Dask one).
     """
@@ -138,6 +175,7 @@ def render_folder(
     listed = listed_clips(sources)
     if not found:
         raise UsageError(f"no audio files found in {', '.join(map(str, sources))}")
+    babble = babble_files(list(babble_from)) if babble_from and settings.channel == "mix" else ()
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out_dir)  # one render into a folder at a time
     previous_settings = read_settings(out_dir)
@@ -159,7 +197,7 @@ def render_folder(
             report.rows.append(earlier)
             report.skipped += 1
         else:
-            jobs.append((source, out_dir / image_rel, image_rel, settings, listed.get(source)))
+            jobs.append((source, out_dir / image_rel, image_rel, settings, listed.get(source), babble))
     report.rows.extend(previous.values())  # clips rendered by earlier runs from other sources
 
     try:
@@ -189,7 +227,7 @@ def _hint_about_training(rows: list[ManifestRow]) -> None:
     if ok and not labelled:
         log.info("none of these clips has an emotion label (from corpus names or an emotion-named folder "
                  "such as my_data/angry/x.wav): they can be predicted, not trained on")
-    elif labelled and len({r.speaker for r in labelled}) < MIN_SPEAKERS["stack"]:
+    elif labelled and len({r.speaker for r in labelled}) < MIN_SPEAKERS:
         speakers = sorted({r.speaker or "unknown" for r in labelled})
         log.info("the labelled clips come from %d speaker(s) (%s); training needs %d: %s",
-                 len(speakers), ", ".join(speakers), MIN_SPEAKERS["stack"], SPEAKER_HINT)
+                 len(speakers), ", ".join(speakers), MIN_SPEAKERS, SPEAKER_HINT)

@@ -85,13 +85,13 @@ def train(images_dirs, head: str = "stack", out_dir: Path | None = None,
     fold_models, oof = _fold_pipelines(data, folds, members, settings, progress)
     stacker, stack_weights, temperature = None, {}, None
     if head == "stack":
-        features = stack_features(list(oof.values()))
+        features, home = stack_features(list(oof.values())), home_rows(data)
         oof["stack"] = np.zeros((len(data.labels), N_CLASSES))
         for train_idx, test_idx in folds:
-            fold_stacker, _, _ = _chosen_stacker(features[train_idx], data.labels[train_idx],
-                                                 data.corpora[train_idx], len(members), settings)
+            fold_stacker, _, _ = _chosen_stacker(features[train_idx], data.labels[train_idx], data.corpora[train_idx],
+                                                 home[train_idx], len(members), settings)
             oof["stack"][test_idx] = fold_stacker.predict_proba(features[test_idx])
-        _, weights, temperature = _chosen_stacker(features, data.labels, data.corpora, len(members), settings)
+        _, weights, temperature = _chosen_stacker(features, data.labels, data.corpora, home, len(members), settings)
         stack_weights = dict(zip(members, weights))
         fold_models, kept = _weighted_only(fold_models, stack_weights)
         stacker = weighted_vote(np.array([stack_weights[m] for m in kept], float) / sum(weights) / temperature)
@@ -124,7 +124,8 @@ def _slim_settings(settings, kept: list[str]):
     compute them (the feature blocks of the others are found by name, not position)."""
     reads = {block for name in kept if name != CNN for block in REGISTRY[name].reads}
     return dataclasses.replace(settings, functionals=settings.functionals if "smile" in reads else "",
-                               encoder_layer=settings.encoder_layer if "enc" in reads else 0)
+                               encoder_layer=settings.encoder_layer if "enc" in reads else 0,
+                               whisper_blocks=settings.whisper_blocks if "whisper" in reads else ())
 
 
 def _corpus_summary(data: LabelledImages) -> dict:
@@ -205,7 +206,7 @@ def _fit_cnn_part(fold: FoldModel, data: LabelledImages, parts, p: int, test_idx
     blocks = feature_blocks(data.settings)
     cnn_rows = np.concatenate([other for q, other in enumerate(parts) if q != p])
     if settings.cnn_corpora == "home":
-        cnn_rows = cnn_rows[data.corpora[cnn_rows] == data.corpora[0]]
+        cnn_rows = cnn_rows[home_rows(data)[cnn_rows]]
     cnn = _deployable(_train_cnn(data, cnn_rows, settings, seed, weights[cnn_rows]), data.images[test_idx])
     test_embeddings, test_probs = cnn.outputs(data.images[test_idx])
     oof[CNN][test_idx] += test_probs / n_parts
@@ -219,6 +220,13 @@ def _fit_cnn_part(fold: FoldModel, data: LabelledImages, parts, p: int, test_idx
             spec.inputs(test_embeddings, data.features[test_idx], blocks)) / n_parts
     fold.cnns.append(cnn)
     fold.heads.append(heads)
+
+
+def home_rows(data: LabelledImages) -> np.ndarray:
+    """Per clip, whether its speaker is one of the home corpus's (the first folder): the home
+    corpus and its copies through simulated channels or conditions."""
+    home = set(np.array(data.speakers)[data.corpora == data.corpora[0]])
+    return np.array([speaker in home for speaker in data.speakers])
 
 
 def _train_cnn(data: LabelledImages, rows: np.ndarray, settings: TrainSettings, seed: int, weights: np.ndarray):
@@ -275,17 +283,20 @@ def _speaker_parts(train_idx: np.ndarray, speakers: list[str], n_parts: int) -> 
     return [train_idx[test] for _, test in speaker_folds(fold_speakers, max_folds=n_parts)]
 
 
-def _chosen_stacker(features: np.ndarray, labels: np.ndarray, corpora: np.ndarray, n_members: int,
-                    settings: TrainSettings) -> tuple[DenseHead, tuple, float]:
+def _chosen_stacker(features: np.ndarray, labels: np.ndarray, corpora: np.ndarray, home: np.ndarray,
+                    n_members: int, settings: TrainSettings) -> tuple[DenseHead, tuple, float]:
     """A calibrated weighted geometric vote of the members, learned on these out-of-fold clips.
 
     The integer weights that score best are chosen first (a logistic-regression stacker over
     8 x members log-probabilities overfits folds of a few speakers; a vote with a few integer
     weights has almost nothing to overfit, and may drop a member with weight 0). They are
     then normalised to sum to 1, a weighted geometric mean, and divided by the temperature
-    that minimises the log-loss on the same clips: its output is a probability. With several
-    corpora, the weights are chosen for `stack_score`: the home corpus and the others each
-    count, whatever their sizes.
+    that minimises the log-loss on the same clips of the home corpus's speakers (`home`: its
+    clips and their copies under simulated conditions): its output is a probability. Fitted
+    on every corpus instead, the temperature learns how sure the model may be on corpora it
+    has heard, and is over-confident on the ones it has not. With several corpora, the
+    weights are chosen for `stack_score`: the home corpus and the others each count,
+    whatever their sizes.
     """
     per_member = features.reshape(len(features), n_members, N_CLASSES)
     candidates = [w for w in itertools.product(settings.stack_weights, repeat=n_members) if sum(w) > 0]
@@ -294,7 +305,7 @@ def _chosen_stacker(features: np.ndarray, labels: np.ndarray, corpora: np.ndarra
     best = candidates[int(np.argmax(scores))]  # ties: the first in itertools.product order
     normalised = np.array(best, float) / sum(best)
     mean_logits = np.einsum("m,nmc->nc", normalised, per_member)
-    temperature = fit_temperature(mean_logits, labels) if settings.calibration == "temperature" else 1.0
+    temperature = fit_temperature(mean_logits[home], labels[home]) if settings.calibration == "temperature" else 1.0
     return weighted_vote(normalised / temperature), best, temperature
 
 

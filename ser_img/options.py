@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ser_img.audio.quality import MIN_SPEECH_S
+from ser_img.speech.quality import MIN_SPEECH_S
 from ser_img.conversation.speakers import parse_speakers
 from ser_img.errors import UsageError
 from ser_img.speech.segmenter import SEGMENTERS

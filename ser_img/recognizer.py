@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_img.audio.quality import measure, warnings_for
+from ser_img.speech.quality import measure, warnings_for
 from ser_img.audio.stream import batched
 from ser_img.errors import NoModelError, SilentAudio
 from ser_img.features.extractors import render_inputs_batch

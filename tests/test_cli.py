@@ -59,7 +59,7 @@ def test_train_reports_cross_validated_figures(workdir, monkeypatch):
     result = run("train", "--head", "stack", *TRAIN_FAST, "--out", "artifacts/s", "--json")
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.stdout)
-    assert set(metrics["overall"]) == {"cnn", "mlp", "desc", "enc", "stack"}  # TrainSettings.members
+    assert set(metrics["overall"]) == {"cnn", "mlp", "desc", "enc", "whisper", "stack"}  # TrainSettings.members
     assert [len(f["test_speakers"]) for f in metrics["folds"]] == [1, 1, 1]
     for member in metrics["overall"].values():
         assert 0.0 <= member["accuracy"] <= 1.0 and member["n"] == 48

@@ -143,3 +143,24 @@ def test_image_folders_must_be_rendered_alike(two_corpora, tmp_path):
                   n_mels=16, window_s=2.0, functionals="", encoder_layer=0), workers=1)
     with pytest.raises(UsageError, match="rendered with other settings"):
         train([first, tmp_path / "third"], "stack", tmp_path / "m")
+
+
+def test_temperature_is_fitted_on_the_home_speakers_alone():
+    """Fitted on every corpus, the temperature learns how sure the model may be where it has
+    heard the corpus; fitted on the home speakers (and their copies) it is the home corpus's."""
+    from pipelines.train import _chosen_stacker
+    from ser_img.ensemble.settings import TrainSettings
+    from ser_img.members.heads import stack_features
+    from ser_img.report.metrics import fit_temperature
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 8, 400)
+    logits = rng.normal(0, 1, (400, 8))
+    logits[np.arange(400), labels] += np.where(np.arange(400) < 200, 3.0, 0.5)  # home: more often right
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    features, corpora = stack_features([probs]), np.array(["home"] * 200 + ["other"] * 200)
+    home = corpora == "home"
+    _, _, on_home = _chosen_stacker(features, labels, corpora, home, 1, TrainSettings())
+    _, _, on_all = _chosen_stacker(features, labels, corpora, np.ones(400, bool), 1, TrainSettings())
+    assert on_home == pytest.approx(fit_temperature(features[home], labels[home]))
+    assert abs(on_home - on_all) > 0.05

@@ -113,3 +113,31 @@ def test_mel_filterbank_equals_librosas(sample_rate, n_fft, n_mels, fmin, fmax):
     ours = _mel_basis(sample_rate, n_fft, n_mels, fmin, fmax)
     theirs = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
     assert np.allclose(ours, theirs, rtol=0, atol=1e-7)
+
+
+def test_mix_copies_differ_from_the_clean_render_repeat_and_train_with_it(corpus, images, tmp_path):
+    """`--channel mix`: every clip under its own drawn condition, the same again on a re-run,
+    other conditions for another copy; the copies train beside the clean folder as the home
+    corpus's speakers (their CNN learns from them too)."""
+    from dataclasses import replace
+
+    from pipelines.train import home_rows
+    from ser_img.corpus.dataset import load_corpora
+    from ser_img.features.extractors import read_features
+
+    mix = replace(TINY_RENDER, channel="mix", condition_seed=1)
+    for folder, settings in (("mix1", mix), ("again", mix), ("mix2", replace(mix, condition_seed=2))):
+        report = render_folder([corpus], tmp_path / folder, settings, workers=1, babble_from=[corpus])
+        assert report.rendered == 48 and not report.failures
+
+    def features(folder):
+        return {row.source: read_features(folder / row.image) for row in
+                sorted((r for r in load_corpora([folder]).rows), key=lambda r: r.source)}
+
+    clean, first, again, second = (features(f) for f in (images, tmp_path / "mix1", tmp_path / "again",
+                                                          tmp_path / "mix2"))
+    assert all(np.array_equal(first[s], again[s]) for s in first)
+    assert sum(not np.allclose(first[s], clean[s], atol=1e-3) for s in first) >= 40
+    assert sum(not np.allclose(first[s], second[s], atol=1e-3) for s in first) >= 40
+    both = load_corpora([images, tmp_path / "mix1"])
+    assert set(both.corpora) == {images.name, "mix1"} and home_rows(both).all()

@@ -119,7 +119,7 @@ def test_demo_workdir_holds_the_model_too(monkeypatch, tmp_path):
         seen["model_dir"] = model_dir
         raise KeyboardInterrupt  # stop before any training
 
-    monkeypatch.setattr(cli, "_require_tensorflow", lambda: None)
+    monkeypatch.setattr(cli, "require_tensorflow", lambda: None)
     monkeypatch.setattr(pipelines.demo, "run_demo", fake_demo)
     result = run("demo", "--workdir", tmp_path / "d")
     assert result.exit_code == 130

@@ -12,7 +12,7 @@ import soundfile
 from click.testing import CliRunner
 
 from cli import main
-from ser_img.audio import quality
+from ser_img.speech import quality
 from ser_img.audio.decode import load_audio, to_rate
 from ser_img.report.explain import NOISE_FLOOR, SCALE_MAX, heat, overlay, stands_out, summary
 
@@ -103,7 +103,7 @@ def _degraded(corpus, tmp_path):
         "clean": _write(tmp_path / "clean.wav", speech),
         "narrowband": _write(tmp_path / "phone.wav", to_rate(speech, 16000, 8000), 8000),
         "clipped": _write(tmp_path / "clipped.wav", np.clip(speech * 12, -1, 1)),
-        "quiet": _write(tmp_path / "quiet.wav", speech * 10 ** (-38 / 20)),
+        "quiet": _write(tmp_path / "quiet.wav", speech * 10 ** (-60 / 20)),  # speech at -78 dBFS
         "noisy": _write(tmp_path / "noisy.wav", speech + noise),
     }
 

@@ -122,6 +122,54 @@ def add_babble(samples: np.ndarray, rate: int, snr_db: float, sources: Sequence[
     return mix_at_snr(samples, babble(sources, len(_f32(samples)), rate, rng), rate, snr_db, rng)
 
 
+def lowpass(samples: np.ndarray, rate: int, cutoff_hz: float) -> np.ndarray:
+    """The clip through an 8th-order Butterworth low-pass at `cutoff_hz` (a cheap microphone,
+    a band-limited recording chain)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    x = _f32(samples)
+    if cutoff_hz >= rate / 2 or len(x) < 64:
+        return x.copy()
+    sos = butter(8, cutoff_hz, btype="lowpass", fs=rate, output="sos")
+    return sosfiltfilt(sos, x).astype(np.float32)
+
+
+def room_response(rate: int, rt60_s: float, seed: int | np.random.Generator) -> np.ndarray:
+    """A room's impulse response: the direct sound, then a diffuse tail of Gaussian noise
+    decaying 60 dB in `rt60_s`, starting after a few ms (the statistical model of late
+    reverberation). Chosen over an image-source simulator (pyroomacoustics) because the
+    tail, not the early reflections of one geometry, is what smears speech; it needs no
+    compiled dependency and is seeded like every other condition."""
+    rng = np.random.default_rng(seed)
+    n = max(int(rt60_s * rate), 1)
+    t = np.arange(n) / rate
+    tail = rng.standard_normal(n) * 10.0 ** (-3.0 * t / rt60_s)
+    tail[: int(0.005 * rate)] = 0.0  # the first reflections arrive after ~5 ms
+    direct_to_reverberant = 10.0 ** (rng.uniform(-3.0, 6.0) / 10.0)
+    response = tail / np.sqrt(np.sum(tail**2) * direct_to_reverberant)
+    response[0] = 1.0
+    return response
+
+
+def reverberate(samples: np.ndarray, rate: int, rt60_s: float, seed: int | np.random.Generator = 0) -> np.ndarray:
+    """The clip as heard in a room of reverberation time `rt60_s` (`room_response`), its
+    length kept (the tail past the end is cut)."""
+    from scipy.signal import fftconvolve
+
+    x = _f32(samples)
+    return fftconvolve(x, room_response(rate, rt60_s, seed))[: len(x)].astype(np.float32)
+
+
+def training_copy(samples: np.ndarray, rate: int, seed: Sequence[int], babble_sources: Sequence[np.ndarray] = ()
+                  ) -> tuple[np.ndarray, Condition]:
+    """The clip under one condition drawn by `draw_condition` from `seed` (e.g. the copy's
+    number and a hash of the clip's name, so that every clip of every copy differs and a
+    re-run repeats it), with babble only when `babble_sources` are given."""
+    rng = np.random.default_rng(list(seed))
+    condition = draw_condition(rng, babble=bool(babble_sources))
+    return apply_condition(samples, rate, condition, int(rng.integers(2**31)), babble_sources), condition
+
+
 def a_law(samples: np.ndarray) -> np.ndarray:
     """G.711 A-law: compand, quantise to 8 bits, expand."""
     x = np.clip(_f32(samples).astype(np.float64), -1.0, 1.0)
@@ -163,8 +211,9 @@ def codec(samples: np.ndarray, rate: int, name: str) -> np.ndarray:
 @dataclass(frozen=True)
 class Condition:
     """One recording condition. `kind`: "clean", "gain" (value dB), "peak" (value dBFS),
-    "noise" (value SNR dB, `colour` white/pink/brown), "babble" (value SNR dB), "telephone"
-    or "codec" (`colour` holds the codec's name)."""
+    "noise" (value SNR dB, `colour` white/pink/brown), "babble" (value SNR dB), "telephone",
+    "codec" (`colour` holds the codec's name), "lowpass" (value: cut-off Hz) or "room"
+    (value: reverberation time RT60 in s)."""
 
     kind: str = "clean"
     value: float = 0.0
@@ -176,6 +225,8 @@ class Condition:
             return self.kind
         if self.kind == "codec":
             return self.colour
+        if self.kind == "room":
+            return f"room{self.value:g}s"
         label = f"{self.colour}" if self.kind == "noise" else self.kind
         return f"{label}{self.value:+g}" if self.kind in ("gain", "peak") else f"{label}{self.value:g}"
 
@@ -205,14 +256,23 @@ def apply_condition(samples: np.ndarray, rate: int, condition: Condition, seed: 
         return np.pad(y, (0, max(0, len(x) - len(y))))[:len(x)].astype(np.float32)
     if kind == "codec":
         return codec(samples, rate, condition.colour)
+    if kind == "lowpass":
+        return lowpass(samples, rate, condition.value)
+    if kind == "room":
+        return reverberate(samples, rate, condition.value, seed)
     raise ValueError(f"unknown condition {kind!r}")
 
 
 def draw_condition(rng: np.random.Generator, babble: bool = True) -> Condition:
     """One random training condition, as issue 23's recipe draws them: gain -30..+20 dB,
-    coloured noise or babble at SNR uniform 0-30 dB, the telephone line, or a codec."""
-    kinds = ["gain", "noise", "noise", "telephone", "codec"] + (["babble", "babble"] if babble else [])
+    coloured noise or babble at SNR uniform 0-30 dB, the telephone line, a codec, a low-pass
+    at 2.5-4 kHz (what the band-limited corpora sound like) or a room of RT60 0.2-0.8 s."""
+    kinds = ["gain", "noise", "noise", "telephone", "codec", "lowpass", "room"] + (["babble", "babble"] if babble else [])
     kind = kinds[int(rng.integers(len(kinds)))]
+    if kind == "lowpass":
+        return Condition("lowpass", float(round(rng.uniform(2500.0, 4000.0), -1)))
+    if kind == "room":
+        return Condition("room", round(float(rng.uniform(0.2, 0.8)), 2))
     if kind == "gain":
         return Condition("gain", round(float(rng.uniform(-30.0, 20.0)), 1))
     if kind == "noise":

@@ -37,12 +37,13 @@ def load_corpora(folders: list[Path], with_images: bool = True) -> LabelledImage
     """Several rendered folders, one corpus each (named after its folder), as one dataset.
 
     Their render settings must agree but for the simulated channel: one model renders one
-    way, and copies of a corpus through a telephone channel are training data like any other.
+    way, and copies of a corpus through a telephone channel or under drawn recording
+    conditions (`channel` "mix") are training data like any other.
     """
     folders = [Path(f) for f in folders]
     parts = [load_labelled_images(f, with_images) for f in folders]
     for part in parts:
-        part.settings = dataclasses.replace(part.settings, channel="")
+        part.settings = dataclasses.replace(part.settings, channel="", condition_seed=0)
     names = [f.resolve().name for f in folders]
     if len(set(names)) < len(names):
         raise UsageError(f"two image folders share a name ({', '.join(names)}): corpora are named after their folders")

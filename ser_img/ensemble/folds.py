@@ -7,15 +7,15 @@ import numpy as np
 from ser_img.errors import TooFewSpeakersError
 
 
-# Speakers each kind of model needs: one held out per fold, and one for each of the two
-# parts of the rest that its CNNs and their heads are cross-fitted on (TrainSettings.cnns_per_fold).
-MIN_SPEAKERS = {"cnn": 3, "mlp": 3, "xgb": 3, "lgbm": 3, "desc": 3, "smile": 3, "enc": 3, "stack": 3}
+# Speakers any model needs: one held out per fold, and one for each of the two parts of
+# the rest that its CNNs and their heads are cross-fitted on (TrainSettings.cnns_per_fold).
+MIN_SPEAKERS = 3
 
 
 def check_speakers(speakers: list[str], head: str) -> None:
     """TooFewSpeakersError when there are fewer speakers than a `head` model needs."""
     groups = sorted(set(speakers))
-    need = MIN_SPEAKERS[head]
+    need = MIN_SPEAKERS
     if len(groups) >= need:
         return
     who = f"speaker {groups[0]!r}" if len(groups) == 1 else f"{len(groups)} speakers"

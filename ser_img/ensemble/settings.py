@@ -26,7 +26,7 @@ class TrainSettings:
     # XGBoost, LightGBM and the openSMILE regression ("xgb", "lgbm", "smile") are left out by
     # default: all three earned weight 0 in the previous model, and on ten times the clips the
     # boosted heads alone would take more than the 2-core training budget (docs/results.md).
-    members: tuple[str, ...] = ("cnn", "mlp", "desc", "enc")
+    members: tuple[str, ...] = ("cnn", "mlp", "desc", "enc", "whisper")
     # Hyper-parameters that differ from a member's registry defaults: {name: {param: value}}.
     member_params: dict = field(default_factory=dict)
     # How much each corpus weighs when several are trained on: within a corpus every class
@@ -37,8 +37,9 @@ class TrainSettings:
     # the others the rest (0: no special share). On RAVDESS, 0.5 keeps its CV while the
     # other corpora are added (docs/results.md).
     home_share: float = 0.5
-    # What the CNNs learn from: the home corpus ("home"), or every corpus ("all": ten times
-    # the images, beyond a 2-core training budget).
+    # What the CNNs learn from: the home corpus's speakers ("home": its clips and their copies
+    # under simulated channels and conditions), or every corpus ("all": ten times the images,
+    # beyond a 2-core training budget).
     cnn_corpora: str = "home"
     stack_weights: tuple[int, ...] = (0, 1, 2)  # integer weights the vote may give each member
     calibration: str = "temperature"  # "temperature" (learned on out-of-fold predictions) or "none"

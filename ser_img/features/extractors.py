@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_img.features import encoder
+from ser_img.audio.level import normalise_level
+from ser_img.features import encoder, whisper
 from ser_img.features.descriptors import descriptors
 from ser_img.errors import UsageError
 from ser_img.features.functionals import feature_count, functionals
@@ -55,6 +56,10 @@ EXTRACTORS = (
               files=(encoder.WEIGHTS,),
               # one LSTM pass over a batch of clips costs about what one clip does alone
               compute_many=lambda xs, s: encoder.encoder_features_batch(xs, encoder.EncoderSettings(layer=s.encoder_layer))),
+    Extractor("whisper", lambda s: bool(s.whisper_blocks), lambda s: whisper.feature_size(s.whisper_blocks),
+              lambda x, s: whisper.whisper_features(x, s.whisper_blocks), files=(whisper.WEIGHTS,),
+              # clips of similar length share one padded pass through the blocks
+              compute_many=lambda xs, s: whisper.whisper_features_batch(xs, s.whisper_blocks)),
 )
 
 
@@ -69,14 +74,19 @@ def render_inputs(samples: np.ndarray, settings: RenderSettings) -> tuple[np.nda
 
 def render_inputs_batch(signals: list[np.ndarray], settings: RenderSettings) -> list[tuple[np.ndarray, np.ndarray]]:
     """`render_inputs` of several clips, each extractor run once over all of them."""
-    trimmed = [trim_silence(np.asarray(s, dtype=np.float32), settings) for s in signals]
+    trimmed = [levelled(trim_silence(np.asarray(s, dtype=np.float32), settings), settings) for s in signals]
     images = [to_image(log_mel(centre(t, settings.window_samples), settings), settings) for t in trimmed]
     blocks = [e.many(trimmed, settings) for e in active_extractors(settings)]
     return [(image, np.concatenate([b[i] for b in blocks])) for i, image in enumerate(images)]
 
 
+def levelled(trimmed: np.ndarray, settings: RenderSettings) -> np.ndarray:
+    """The trimmed clip at the settings' active speech level, whatever its recording level."""
+    return normalise_level(trimmed, settings.sample_rate, settings.level_dbfs) if settings.level_dbfs else trimmed
+
+
 def feature_blocks(settings: RenderSettings) -> dict[str, slice]:
-    """Columns of the feature vector, by extractor name ("desc", "smile", "enc")."""
+    """Columns of the feature vector, by extractor name ("desc", "smile", "enc", "whisper")."""
     blocks, start = {}, 0
     for extractor in active_extractors(settings):
         size = extractor.size(settings)

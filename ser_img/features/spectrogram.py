@@ -49,8 +49,19 @@ class RenderSettings:
     # The pretrained voice encoder's LSTM layer whose frame outputs are pooled (0 for none).
     encoder_layer: int = 2
     # A simulated channel the clips go through before anything else ("" for none,
-    # "telephone"): for training copies only; a model always renders with "".
+    # "telephone", or "mix": each clip under its own random recording condition,
+    # ser_img.audio.conditions.training_copy, drawn from `condition_seed` and the clip's
+    # name): for training copies only; a model always renders with "".
     channel: str = ""
+    condition_seed: int = 0
+    # The trimmed clip is brought to this active speech level (ITU-T P.56's idea,
+    # ser_img.audio.level) before anything is computed from it, in training and prediction
+    # alike, so that no member can read the recording's level (0: not levelled, as models
+    # before it were).
+    level_dbfs: float = -26.0
+    # Whisper tiny.en's transformer blocks whose outputs are pooled (mean and standard
+    # deviation over time) into the "whisper" feature block; () for none.
+    whisper_blocks: tuple[int, ...] = (2, 3)
     # How a clip is cut to its speech before anything is computed (ser_img.speech.segmenter):
     # "energy" (frames trim_db below the loudest dropped at either end) or "silero" (the
     # voice detector's first to last speech).
@@ -63,8 +74,12 @@ class RenderSettings:
             raise UsageError("render sizes must be positive")
         if self.functionals and self.functionals not in FEATURE_SETS:
             raise UsageError(f"unknown openSMILE feature set {self.functionals!r}; choose from {', '.join(FEATURE_SETS)}")
-        if self.channel not in ("", "telephone"):
-            raise UsageError(f"unknown channel {self.channel!r}; choose telephone or none")
+        if self.channel not in ("", "telephone", "mix"):
+            raise UsageError(f"unknown channel {self.channel!r}; choose telephone, mix or none")
+        if not all(1 <= b <= 4 for b in self.whisper_blocks) or self.level_dbfs > 0:
+            raise UsageError("whisper_blocks must be among 1-4 and level_dbfs at most 0 (0: not levelled)")
+        if self.whisper_blocks and self.sample_rate != 16000:
+            raise UsageError("the Whisper member needs a 16-kHz sample rate")
         if self.segmenter not in ("energy", "silero"):
             raise UsageError(f"unknown segmenter {self.segmenter!r}; choose energy or silero")
         if self.encoder_layer not in (0, 1, 2, 3):
@@ -76,10 +91,11 @@ class RenderSettings:
 
     def to_dict(self) -> dict:
         values = dataclasses.asdict(self)
-        if values["segmenter"] == "energy":
-            # how every clip was cut before this setting existed: leaving it out keeps the
-            # fingerprints of earlier renders and models, so nothing re-renders for it
-            del values["segmenter"]
+        # Settings at the value every render had before they existed are left out: that
+        # keeps the fingerprints of earlier renders and models, so nothing re-renders for them.
+        for name, before in _BEFORE.items():
+            if values[name] == before:
+                del values[name]
         return values
 
     @classmethod
@@ -88,7 +104,8 @@ class RenderSettings:
         unknown = set(values) - known
         if unknown:
             raise UsageError(f"unknown render settings: {', '.join(sorted(unknown))}")
-        return cls(**values)
+        values = {**_BEFORE, **values}
+        return cls(**{**values, "whisper_blocks": tuple(values["whisper_blocks"])})
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
@@ -96,6 +113,10 @@ class RenderSettings:
     @property
     def window_samples(self) -> int:
         return int(round(self.window_s * self.sample_rate))
+
+
+# What renders did before each of these settings existed (RenderSettings.to_dict/from_dict).
+_BEFORE = {"segmenter": "energy", "condition_seed": 0, "level_dbfs": 0.0, "whisper_blocks": ()}
 
 
 def fit_window(samples: np.ndarray, settings: RenderSettings) -> np.ndarray:

@@ -72,6 +72,8 @@ REGISTRY: dict[str, MemberSpec] = {spec.name: spec for spec in (
                "a logistic regression on openSMILE's functionals"),
     MemberSpec("enc", LogisticHead, ("enc",), {"C": 0.01},
                "a logistic regression on the pretrained voice encoder's pooled LSTM frame outputs"),
+    MemberSpec("whisper", LogisticHead, ("whisper",), {"C": 0.01},
+               "a logistic regression on Whisper tiny.en's pooled middle-block outputs"),
 )}
 # Every name a model can report, in the order tables list them.
 MEMBER_ORDER = (CNN, *REGISTRY, "stack")

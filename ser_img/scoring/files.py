@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ser_img.audio.decode import load_audio
-from ser_img.audio.quality import measure, warnings_for
+from ser_img.speech.quality import measure, warnings_for
 from ser_img.errors import AudioError, SerImgError, SilentAudio
 from ser_img.features.extractors import render_inputs
 from ser_img.records import FileAnswer, Recognition, unjudged

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ser_img.audio.quality import measure, warnings_for
+from ser_img.speech.quality import measure, warnings_for
 from ser_img.labels import EMOTIONS
 from ser_img.records import Recognition, Segment, SpeakerSummary, unjudged
 

@@ -77,13 +77,24 @@ def data_lines(speakers: list[str], n_clips: int, synthetic: bool, corpora: dict
     return lines
 
 
+def _base_corpus(folder: str) -> tuple[str, str]:
+    """(corpus, what the copies are) of an image folder: "X-tel" holds X's clips through a
+    telephone channel, "X-mixN" copy N of X's clips under drawn recording conditions."""
+    base, _, suffix = folder.rpartition("-")
+    if base in CORPORA and suffix == "tel":
+        return base, "telephone-band copies (`render --channel telephone`)"
+    if base in CORPORA and suffix.startswith("mix") and suffix[3:].isdigit():
+        return base, f"copy {suffix[3:]} under drawn recording conditions (`render --channel mix --copy {suffix[3:]}`)"
+    return folder, ""
+
+
 def _corpus(folder: str) -> tuple[str, str | None]:
-    """(name, terms) of an image folder's corpus; "X-tel" holds X's clips through a telephone channel."""
-    base = folder[:-4] if folder.endswith("-tel") else folder
+    """(name, terms) of an image folder's corpus, copies named as such (`_base_corpus`)."""
+    base, copies = _base_corpus(folder)
     if base not in CORPORA:
         return f"`{folder}`", None
     name, terms = CORPORA[base]
-    return (f"{name}, telephone-band copies (`render --channel telephone`)" if base != folder else name), terms
+    return (f"{name}, {copies}" if copies else name), terms
 
 
 def weights_licence(speakers: list[str], card_text: str | None, trained_on=None) -> str:
@@ -92,7 +103,7 @@ def weights_licence(speakers: list[str], card_text: str | None, trained_on=None)
         return "trained on synthetic audio only (no corpus licence applies)"
     several = trained_on and len(trained_on) > 1  # one folder: its name says nothing; the speaker ids do
     corpora = sorted(trained_on) if several else sorted({s.split("-", 1)[0] for s in speakers})
-    corpora = sorted({c[:-4] if c.endswith("-tel") and c[:-4] in CORPORA else c for c in corpora})
+    corpora = sorted({_base_corpus(c)[0] for c in corpora})
     parts = [f"{SHORT_LICENCES[c]} ({CORPORA[c][0]})" if c in SHORT_LICENCES else
              f"licence unknown ({CORPORA[c][0] if c in CORPORA else 'other data'})" for c in corpora]
     return "weights derived from data under " + ", ".join(dict.fromkeys(parts))
@@ -126,8 +137,15 @@ def _architecture(head: str, info: dict) -> str:
                        f"{_encoder_origin()['wheel_sha256'][:16]}..., converted to NumPy arrays by ser-img's "
                        f"tools/convert_resemblyzer.py: mean and standard deviation over time of its LSTM layer "
                        f"{rendering['encoder_layer']}'s frame outputs)")
-    text = ("Audio is mixed to mono, resampled, trimmed of leading and trailing silence once and rendered to a "
-            "log-mel RGB image (settings in model.json); from the same trimmed signal come "
+    if rendering.get("whisper_blocks"):
+        blocks = " and ".join(str(b) for b in rendering["whisper_blocks"])
+        sources.append(f"Whisper tiny.en's encoder (OpenAI, MIT; SYSTRAN's CTranslate2 conversion, ported to NumPy "
+                       f"by ser-img's tools/convert_whisper_tiny.py): mean and standard deviation over time of its "
+                       f"transformer block{'s' * (len(rendering['whisper_blocks']) > 1)} {blocks}")
+    levelled = (f"brought to an active speech level of {rendering['level_dbfs']:g} dBFS (ITU-T P.56's method, "
+                "up or down, so that no member reads the recording's level) and " if rendering.get("level_dbfs") else "")
+    text = ("Audio is mixed to mono, resampled, trimmed of leading and trailing silence once, " + levelled +
+            "rendered to a log-mel RGB image (settings in model.json); from the same trimmed signal come "
             + ", ".join(sources) + ". ")
     if needs_cnn(members):
         text += (f"Per speaker-grouped fold, the training speakers are split into {train['cnns_per_fold']} parts; "

@@ -12,7 +12,7 @@ from pathlib import Path
 from ser_img.ensemble.model import EmotionModel
 from ser_img.errors import UsageError
 from ser_img.labels import EMOTIONS
-from ser_img.runtime.files import sha256_file
+from ser_img.runtime.files import sha256_file, write_bytes_atomic
 from ser_img.store.manifest import (
     FORMAT_VERSION,
     MANIFEST_FILE,
@@ -68,6 +68,19 @@ def save_model(model: EmotionModel, out_dir: Path, metrics: dict, reports: dict[
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out_dir
+
+
+def attach_reports(model_dir: Path, reports: dict[str, bytes]) -> None:
+    """Add or replace report files of a saved model (figures measured after training: its
+    card, conditions, leave-one-corpus-out), each with its digest in the manifest."""
+    model_dir = Path(model_dir)
+    manifest = json.loads((model_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+    for name, content in reports.items():
+        if name in (MODEL_FILE, MANIFEST_FILE, STACKER_FILE) or "/" in name:
+            raise UsageError(f"{name}: not a report file")
+        write_bytes_atomic(model_dir / name, content)
+        manifest["files"][name] = sha256_file(model_dir / name)
+    write_bytes_atomic(model_dir / MANIFEST_FILE, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
 
 
 def _sync_files(folder: Path) -> None:

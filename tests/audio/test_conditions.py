@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ser_img.audio import conditions
 from ser_img.audio.conditions import (
     COLOURS, Condition, a_law, add_babble, add_coloured_noise, apply_condition, codec,
     coloured_noise, draw_condition, gain, peak_normalise,
@@ -95,3 +96,32 @@ def test_telephone_and_names(clips):
     assert Condition("babble", 10).name == "babble10"
     with pytest.raises(ValueError):
         apply_condition(clips[0], RATE, Condition("reverb"))
+
+
+def test_lowpass_removes_what_is_above_its_cut_off():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(RATE).astype(np.float32) * 0.1
+    y = conditions.lowpass(x, RATE, 3000)
+    spectrum = np.abs(np.fft.rfft(y)) ** 2
+    freqs = np.fft.rfftfreq(len(y), 1 / RATE)
+    assert len(y) == len(x) and spectrum[freqs > 4500].sum() < 1e-3 * spectrum[freqs < 2500].sum()
+
+
+def test_room_spreads_an_impulse_over_its_reverberation_time():
+    click = np.zeros(RATE, np.float32)
+    click[100] = 1.0
+    short, long = (conditions.reverberate(click, RATE, rt60, seed=0) for rt60 in (0.2, 0.8))
+    energy_after = [float(np.sum(y[100 + int(0.15 * RATE):] ** 2)) for y in (short, long)]
+    assert len(short) == RATE and short[100] == pytest.approx(1.0, abs=0.2)
+    assert energy_after[1] > 10 * energy_after[0]  # the longer room still rings after 150 ms
+    assert np.array_equal(conditions.reverberate(click, RATE, 0.5, 7), conditions.reverberate(click, RATE, 0.5, 7))
+
+
+def test_training_copies_repeat_with_their_seed_and_differ_across_copies(clips):
+    first, condition = conditions.training_copy(clips[0], RATE, (1, 42), clips[1:])
+    again, same = conditions.training_copy(clips[0], RATE, (1, 42), clips[1:])
+    assert condition == same and np.array_equal(first, again)
+    drawn = {conditions.training_copy(clips[0], RATE, (copy, 42), clips[1:])[1].kind for copy in range(1, 40)}
+    assert {"noise", "babble", "lowpass", "room", "codec"} <= drawn
+    no_babble = {conditions.training_copy(clips[0], RATE, (copy, 42))[1].kind for copy in range(1, 40)}
+    assert "babble" not in no_babble

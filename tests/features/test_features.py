@@ -25,7 +25,7 @@ from ser_img.features.spectrogram import RenderSettings, fit_window, read_png, w
 from tests.sounds import tone
 
 RATE = 16000
-PLAIN = RenderSettings(height=16, width=16, encoder_layer=0)
+PLAIN = RenderSettings(height=16, width=16, encoder_layer=0, whisper_blocks=())
 
 
 @pytest.mark.parametrize("change, message", [
@@ -78,6 +78,43 @@ def test_feature_blocks_follow_the_active_extractors():
     assert feature_blocks(PLAIN) == {"desc": slice(0, DESCRIPTOR_SIZE)}
     with_encoder = feature_blocks(replace(PLAIN, encoder_layer=2))
     assert list(with_encoder) == ["desc", "enc"] and with_encoder["enc"].start == DESCRIPTOR_SIZE
+    everything = feature_blocks(replace(PLAIN, encoder_layer=2, whisper_blocks=(2, 3)))
+    assert list(everything) == ["desc", "enc", "whisper"] and everything["whisper"].stop - everything["whisper"].start == 1536
+
+
+def test_levelled_inputs_do_not_change_with_the_recording_level():
+    """Every member reads the clip at one active speech level: a clip 30 dB quieter or 20 dB
+    louder gives the same features and image (to float rounding)."""
+    levelled = replace(PLAIN, encoder_layer=2, whisper_blocks=(2,))
+    clip = np.concatenate([tone(0.6, RATE, 180), np.zeros(RATE // 4, np.float32), tone(0.6, RATE, 260)])
+    clip = clip + 1e-3 * np.random.default_rng(1).standard_normal(len(clip)).astype(np.float32)
+    image, features = render_inputs(clip, levelled)
+    for db in (-30.0, 20.0):
+        other_image, other = render_inputs(clip * np.float32(10 ** (db / 20)), levelled)
+        np.testing.assert_allclose(other, features, rtol=2e-3, atol=2e-3)
+        assert np.abs(other_image.astype(int) - image).max() <= 1
+    unlevelled = replace(levelled, level_dbfs=0.0)
+    assert not np.allclose(render_inputs(clip * np.float32(0.03), unlevelled)[1], render_inputs(clip, unlevelled)[1],
+                           rtol=2e-3, atol=2e-3)  # the encoders do read the level when it is left alone
+
+
+def test_settings_of_renders_before_levelling_and_whisper_read_as_they_were():
+    """A render_settings.json or model.json written before these settings existed keeps
+    meaning what it meant (no levelling, no Whisper), and keeps its fingerprint."""
+    old = {k: v for k, v in RenderSettings().to_dict().items() if k not in ("level_dbfs", "whisper_blocks")}
+    read = RenderSettings.from_dict(old)
+    assert read.level_dbfs == 0.0 and read.whisper_blocks == ()
+    assert read.to_dict() == old
+    new = RenderSettings()
+    assert RenderSettings.from_dict(json_round_trip(new.to_dict())) == new
+    with pytest.raises(UsageError, match="whisper_blocks"):
+        RenderSettings(whisper_blocks=(5,))
+
+
+def json_round_trip(values: dict) -> dict:
+    import json
+
+    return json.loads(json.dumps(values))
 
 
 def test_render_inputs_are_an_image_and_the_blocks_side_by_side():

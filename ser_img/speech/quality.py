@@ -11,6 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ser_img.audio.level import SILENCE_DBFS, active_level
+from ser_img.audio.decode import to_rate
+from ser_img.speech.vad import CHUNK, RATE, speech_probabilities
+
 FRAME_S = 0.016  # frames of 16 ms, as the recognizer's silence gate uses
 # A frame is speech when it is within 40 dB of the loudest (the renderer's trim level) and
 # above -80 dBFS: speech peaking at -65 dBFS is still judged well (docs/trust.md), so the
@@ -35,9 +39,12 @@ NARROWBAND_DB = -45.0  # energy above 4 kHz this far below the total (clean: -23
 CLIPPED_FRACTION = 0.0002  # samples within 0.1 % of a near-full-scale peak (clean peak-normalised:
 #                            at most 0.00004; clipped by 1.5x, 33 % right: 0.0003 or more)
 CLIP_LEVEL = 0.95  # "near full scale": a peak at least this high (the signal is at most 1)
-QUIET_DBFS = -45.0  # loudest 16-ms frame below this (at -38 dBFS still 97.5 % right, at -53 68 %)
-NOISY_SNR_DB = 42.0  # loud frames less than this above quiet ones (clean: 47 dB or more; white
-#                      noise at 30 dB SNR, 52 % right: 37 dB or less)
+QUIET_DBFS = -70.0  # active speech level (ITU-T P.56, audio.level) below this
+NOISY_SNR_DB = 15.0  # speech less than this above the pauses between it (VAD, below)
+# The SNR needs pauses to measure the noise in: with less than this much non-speech the
+# clip gets no noise verdict at all.
+MIN_PAUSE_S = 0.25
+SPEECH_P, PAUSE_P = 0.5, 0.15  # the voice detector's P(speech) above / below which a chunk is speech / pause
 
 
 @dataclass(frozen=True)
@@ -45,8 +52,8 @@ class Quality:
     speech_s: float  # seconds of 16-ms frames that hold speech (energy, not a voice detector)
     high_band_db: float  # energy above 4 kHz relative to the total, dB
     clipped_fraction: float  # part of the samples pinned at a near-full-scale peak
-    loudest_dbfs: float  # RMS of the loudest 16-ms frame
-    snr_db: float  # loud frames (95th percentile) over quiet ones (10th percentile), dB
+    speech_level_dbfs: float  # active speech level (ITU-T P.56's method, audio.level)
+    snr_db: float | None  # speech over the noise in its pauses, dB; None without pauses to measure it in
 
 
 def frame_levels(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -80,14 +87,34 @@ def _spread(levels: np.ndarray) -> float:
 
 
 def measure(samples: np.ndarray, sample_rate: int) -> Quality:
-    levels = frame_levels(samples, sample_rate)
-    finite = levels[np.isfinite(levels)]
-    loudest = float(finite.max()) if finite.size else float("-inf")
-    snr = _spread(finite)
     peak = float(np.abs(samples).max()) if samples.size else 0.0
     clipped = float(np.mean(np.abs(samples) >= peak * 0.999)) if peak >= CLIP_LEVEL else 0.0
     return Quality(speech_s=speech_seconds(samples, sample_rate), high_band_db=_high_band_db(samples, sample_rate),
-                   clipped_fraction=clipped, loudest_dbfs=loudest, snr_db=snr)
+                   clipped_fraction=clipped, speech_level_dbfs=active_level(samples, sample_rate).level_dbfs,
+                   snr_db=speech_to_noise_db(samples, sample_rate))
+
+
+def speech_to_noise_db(samples: np.ndarray, sample_rate: int) -> float | None:
+    """The signal-to-noise ratio in dB: the power of the chunks the voice detector (Silero)
+    calls speech, less the noise, over the power of the chunks it calls pauses. None when
+    there are under `MIN_PAUSE_S` of pauses (a clip trimmed tight says nothing of its
+    noise) or no speech; infinite over digital silence."""
+    x = np.asarray(samples, np.float32)
+    if sample_rate != RATE:
+        x = to_rate(x, sample_rate, RATE).astype(np.float32)
+    peak = float(np.abs(x).max()) if x.size else 0.0
+    if peak > 0:
+        x = x * np.float32(0.5 / peak)  # the detector hears faint speech as pause; the ratio is level-free
+    p = speech_probabilities(x)
+    count = min(len(p), len(x) // CHUNK)
+    power = np.mean(x[: count * CHUNK].reshape(count, CHUNK).astype(np.float64) ** 2, axis=1)
+    speech, pauses = power[p[:count] >= SPEECH_P], power[p[:count] < PAUSE_P]
+    if len(pauses) * CHUNK / RATE < MIN_PAUSE_S or not len(speech):
+        return None
+    noise = float(np.mean(pauses))
+    if noise <= 0:
+        return float("inf")
+    return float(10.0 * np.log10(max(float(np.mean(speech)) - noise, 1e-12 * noise) / noise))
 
 
 def _high_band_db(samples: np.ndarray, sample_rate: int, split_hz: float = 4000.0) -> float:
@@ -114,9 +141,9 @@ def warnings_for(quality: Quality, source_rate: int | None = None) -> list[str]:
                      "than on full-band speech")
     if quality.clipped_fraction >= CLIPPED_FRACTION:
         found.append(f"clipped audio ({quality.clipped_fraction:.1%} of the samples at full scale)")
-    if quality.loudest_dbfs < QUIET_DBFS:
-        found.append(f"very low level (loudest stretch {quality.loudest_dbfs:.0f} dBFS)")
-    if quality.snr_db < NOISY_SNR_DB:
-        found.append(f"background noise (speech about {quality.snr_db:.0f} dB above it; the model was measured "
-                     f"on studio recordings, {NOISY_SNR_DB:.0f} dB or more)")
+    if SILENCE_DBFS < quality.speech_level_dbfs < QUIET_DBFS:
+        found.append(f"very low level (speech at {quality.speech_level_dbfs:.0f} dBFS)")
+    if quality.snr_db is not None and quality.snr_db < NOISY_SNR_DB:
+        found.append(f"background noise (speech about {quality.snr_db:.0f} dB above the noise in its pauses; "
+                     f"expect lower accuracy below {NOISY_SNR_DB:.0f} dB)")
     return found
