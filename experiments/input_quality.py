@@ -96,10 +96,11 @@ def degradation_table(model, settings, data) -> list[dict]:
         changed = [change(samples) for samples, _ in data]
         measured = [quality.measure(x, settings.sample_rate) for x in changed]
         row = {"condition": name, "accuracy": accuracy(model, changed, [t for _, t in data])}
-        for field in ("high_band_db", "clipped_fraction", "loudest_dbfs", "snr_db"):
-            values = np.array([getattr(m, field) for m in measured], dtype=np.float64)
-            row[field] = {"p5": float(np.percentile(values, 5)), "median": float(np.median(values)),
-                          "p95": float(np.percentile(values, 95))}
+        for field in ("high_band_db", "clipped_fraction", "speech_level_dbfs", "snr_db"):
+            values = np.array([np.nan if getattr(m, field) is None else getattr(m, field) for m in measured],
+                              dtype=np.float64)  # snr_db is None without pauses to measure it in
+            row[field] = {"p5": float(np.nanpercentile(values, 5)), "median": float(np.nanmedian(values)),
+                          "p95": float(np.nanpercentile(values, 95))}
         row["warned"] = float(np.mean([bool(quality.warnings_for(m)) for m in measured]))
         rows.append(row)
         print(json.dumps(row), flush=True)

@@ -32,15 +32,18 @@ def warning_rates(shared: Path, per_corpus: int = 60) -> None:
     for name in ["ravdess", "emovo", "spanish", "nemo", "ased", "korean"]:
         files = random.sample(corpus_files(shared, name), per_corpus)
         counts = dict.fromkeys(KINDS, 0)
-        spreads = []
+        snrs, levels = [], []
         for path in files:
             audio = load_audio(path, 16000)
             measured = quality.measure(audio.samples, 16000)
-            spreads.append(measured.snr_db)
+            snrs.append(np.nan if measured.snr_db is None else min(measured.snr_db, 99.0))
+            levels.append(measured.speech_level_dbfs)
             for text in quality.warnings_for(measured, audio.source_rate):
                 counts.update({k: counts[k] + 1 for k in KINDS if text.startswith(k)})
         print(name, {k: f"{v / len(files):.2f}" for k, v in counts.items()},
-              "frame spread p5/median/p95", [round(float(np.percentile(spreads, q)), 1) for q in (5, 50, 95)])
+              "SNR p5/median/p95", [round(float(np.nanpercentile(snrs, q)), 1) for q in (5, 50, 95)],
+              "no SNR verdict", f"{np.mean(np.isnan(snrs)):.2f}",
+              "speech level p5/median/p95", [round(float(np.percentile(levels, q)), 1) for q in (5, 50, 95)])
 
 
 def clipping_before_and_after_resampling(shared: Path, count: int = 40) -> None:
