@@ -13,7 +13,9 @@ RAVDESS figures again. Rendered conditions are cached per render settings, so a 
 model with the same settings only re-scores.
 
 Babble is made of `--babble` talkers: give corpora whose talkers the model's training babble
-did not use. Prints a Markdown table; `--json` keeps every figure.
+did not use. With `--babble-held-out`, each clip's babble comes only from the `--babble`
+talkers its fold held out too (the fold's models never heard them, in speech or in babble),
+for a model that trained on those corpora. Prints a Markdown table; `--json` keeps every figure.
 """
 
 from __future__ import annotations
@@ -34,18 +36,20 @@ from ser_img.speech.quality import measure, warnings_for  # noqa: E402
 from ser_img.corpus.files import find_audio  # noqa: E402
 from ser_img.corpus.manifest import read_settings  # noqa: E402
 from ser_img.features.extractors import feature_blocks, render_inputs_batch  # noqa: E402
-from ser_img.labels import EMOTIONS, clip_info  # noqa: E402
+from ser_img.labels import EMOTIONS, clip_info, read_clip_list  # noqa: E402
 from ser_img.members.heads import stack_features  # noqa: E402
 from ser_img.report.metrics import calibration  # noqa: E402
 from ser_img.runtime.parallel import run_parallel  # noqa: E402
 from ser_img.store.load import load_model  # noqa: E402
 from ser_img.store.measured import conditions_section  # noqa: E402
-from pipelines.render import babble_files  # noqa: E402
+from pipelines.render import BABBLE_CLIPS, babble_files  # noqa: E402
 from experiments.loco import add_to_card, command_line  # noqa: E402
 
 CONDITIONS = {
     "clean": Condition(), "gain-30": Condition("gain", -30), "gain+20": Condition("gain", 20),
-    "peak-1": Condition("peak", -1), "pink20": Condition("noise", 20, "pink"), "pink10": Condition("noise", 10, "pink"),
+    "peak-1": Condition("peak", -1), "gain-30-16bit": Condition("gain", -30, "16bit"),
+    "gain-40-16bit": Condition("gain", -40, "16bit"),
+    "gain-55-16bit": Condition("gain", -55, "16bit"), "pink20": Condition("noise", 20, "pink"), "pink10": Condition("noise", 10, "pink"),
     "babble20": Condition("babble", 20), "babble10": Condition("babble", 10), "telephone": Condition("telephone"),
     "mp3": Condition("codec", 0, "mp3"), "lowpass3000": Condition("lowpass", 3000), "room0.5": Condition("room", 0.5),
 }
@@ -78,6 +82,20 @@ def rendered(paths, name, settings, babble, cache: Path):
     file.parent.mkdir(parents=True, exist_ok=True)
     np.savez(file, images=images, features=features, quality=quality, paths=np.array([str(p) for p in paths]))
     return images, features, quality
+
+
+def held_out_babble(paths, name, settings, babble_lists, fold_of, fold_by_speaker, cache: Path):
+    """`rendered` with each fold's clips mixed with babble of only the talkers that fold held out."""
+    talkers = {path: info.speaker for csv in babble_lists for path, (_, info) in read_clip_list(csv).items()}
+    parts, order = [], []
+    for k in np.unique(fold_of):
+        rows = np.flatnonzero(fold_of == k)
+        pool = sorted(p for p, speaker in talkers.items() if fold_by_speaker.get(speaker) == k)
+        pool = tuple(pool[::max(1, len(pool) // BABBLE_CLIPS)][:BABBLE_CLIPS])
+        parts.append(rendered([paths[i] for i in rows], name, settings, pool, cache / "held-out-babble" / f"fold{k}"))
+        order.extend(rows)
+    back = np.argsort(order)
+    return tuple(np.concatenate([part[i] for part in parts])[back] for i in range(3))
 
 
 def for_model(features: np.ndarray, rendered_with, model) -> np.ndarray:
@@ -121,6 +139,8 @@ def main() -> None:
     parser.add_argument("--render-only", action="store_true", help="fill the cache, score nothing")
     parser.add_argument("--audio", type=Path, required=True)
     parser.add_argument("--babble", type=Path, action="append", required=True)
+    parser.add_argument("--babble-held-out", action="store_true", help="babble of each fold's own held-out "
+                        "--babble talkers only (clip lists with a speaker column)")
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--conditions", default=",".join(CONDITIONS))
     parser.add_argument("--json", type=Path)
@@ -147,7 +167,11 @@ def main() -> None:
     babble = babble_files(args.babble)
     results, clean_top = {}, None
     for name in args.conditions.split(","):
-        images, features, quality = rendered(paths, name, settings, babble, args.cache)
+        if args.babble_held_out and CONDITIONS[name].kind == "babble":
+            images, features, quality = held_out_babble(paths, name, settings, args.babble, fold_of,
+                                                         fold_by_speaker, args.cache)
+        else:
+            images, features, quality = rendered(paths, name, settings, babble, args.cache)
         features = for_model(features, settings, model)
         probs = held_out_probabilities(model, fold_of, images, features)
         final = "stack" if "stack" in probs else model.head

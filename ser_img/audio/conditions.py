@@ -43,6 +43,12 @@ def gain(samples: np.ndarray, db: float) -> np.ndarray:
     return (_f32(samples) * np.float32(10.0 ** (db / 20.0))).astype(np.float32)
 
 
+def as_16_bit(samples: np.ndarray) -> np.ndarray:
+    """The clip as a 16-bit PCM file stores it (rounded to 1/32767, clipped at full scale):
+    how a quiet recording meets its quantisation noise, about -101 dBFS."""
+    return (np.round(np.clip(_f32(samples), -1.0, 1.0) * 32767.0) / 32767.0).astype(np.float32)
+
+
 def peak_normalise(samples: np.ndarray, peak_dbfs: float = -1.0) -> np.ndarray:
     """What an audio editor's "normalise" does: the largest |sample| made `peak_dbfs`."""
     x = _f32(samples)
@@ -210,7 +216,8 @@ def codec(samples: np.ndarray, rate: int, name: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Condition:
-    """One recording condition. `kind`: "clean", "gain" (value dB), "peak" (value dBFS),
+    """One recording condition. `kind`: "clean", "gain" (value dB; `colour` "16bit": then
+    stored as 16-bit PCM), "peak" (value dBFS),
     "noise" (value SNR dB, `colour` white/pink/brown), "babble" (value SNR dB), "telephone",
     "codec" (`colour` holds the codec's name), "lowpass" (value: cut-off Hz) or "room"
     (value: reverberation time RT60 in s)."""
@@ -238,7 +245,8 @@ def apply_condition(samples: np.ndarray, rate: int, condition: Condition, seed: 
     if kind == "clean":
         return _f32(samples).copy()
     if kind == "gain":
-        return gain(samples, condition.value)
+        louder = gain(samples, condition.value)
+        return as_16_bit(louder) if condition.colour == "16bit" else louder
     if kind == "peak":
         return peak_normalise(samples, condition.value)
     if kind == "noise":

@@ -91,9 +91,9 @@ def speech_probabilities(samples: np.ndarray, state: VadState | None = None, fin
     hidden = np.empty((len(projected), 128), np.float32)
     for i, row in enumerate(projected):
         gates = row + h @ recurrent  # PyTorch's order: input, forget, cell, output
-        i_gate, f_gate, g_gate, o_gate = np.split(gates, 4)
-        c = sigmoid(f_gate) * c + sigmoid(i_gate) * np.tanh(g_gate)
-        h = sigmoid(o_gate) * np.tanh(c)
+        squashed = sigmoid(gates)  # one call for all four gates (the cell gate's is unused): the loop is per chunk
+        c = squashed[128:256] * c + squashed[:128] * np.tanh(gates[256:384])
+        h = squashed[384:] * np.tanh(c)
         hidden[i] = h
     state.hidden, state.cell = h, c
     return sigmoid(np.maximum(hidden, 0) @ out_w + out_b)
