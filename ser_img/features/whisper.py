@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from scipy.special import erf
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "encoders" / "whisper_tiny_en_encoder.npz"
 SAMPLE_RATE = 16000
@@ -91,8 +90,28 @@ def encoded_length(frames: int) -> int:
 
 def gelu(x: np.ndarray) -> np.ndarray:
     """Exact (erf) GELU, as torch.nn.GELU() in Whisper: the tanh approximation would move
-    the encoder's output by 2e-2, a thousand times the port's error."""
-    return 0.5 * x * (1.0 + erf(x * np.float32(1.0 / np.sqrt(2.0))))
+    the encoder's output by 2e-2, a thousand times the port's error. erf is Abramowitz and
+    Stegun's 7.1.26 (absolute error under 1.5e-7, float32's own resolution near 1): a third
+    of the time of scipy's erf, which was a third of the encoder's."""
+    magnitude = np.abs(x) * np.float32(1.0 / np.sqrt(2.0))
+    t = np.float32(1.0) / (np.float32(_ERF_P) * magnitude + np.float32(1.0))
+    poly = np.float32(_ERF_A[4]) * t
+    for a in _ERF_A[3::-1]:
+        poly += np.float32(a)
+        poly *= t
+    np.square(magnitude, out=magnitude)
+    np.negative(magnitude, out=magnitude)
+    np.exp(magnitude, out=magnitude)
+    poly *= magnitude  # 1 - erf(|x| / sqrt 2)
+    erf = np.copysign(np.float32(1.0) - poly, x)
+    erf += np.float32(1.0)
+    erf *= x
+    erf *= np.float32(0.5)
+    return erf
+
+
+_ERF_P = 0.3275911
+_ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
 
 
 def layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:

@@ -162,7 +162,8 @@ def _architecture(head: str, info: dict) -> str:
                  f"weighs {weighs.get(train.get('corpus_weighting'), '?')} (`corpus_weighting`) and the home corpus "
                  f"({home}) {train.get('home_share', 0):.0%} of the whole (`home_share`); each clip is evidence only "
                  "about the classes its corpus has (the logistic regressions' softmax runs over those alone). "
-                 + (f"The CNNs learn from {home} alone (`cnn_corpora`). " if train.get("cnn_corpora") == "home" else ""))
+                 + (f"The CNNs learn from {home} alone, with its copies under simulated channels or recording "
+                    "conditions if any were given (`cnn_corpora`). " if train.get("cnn_corpora") == "home" else ""))
     if head == "stack":
         several = len(info.get("corpora") or {}) > 1
         text += ("The stack is a weighted geometric mean of the members (integer weights chosen on out-of-fold "

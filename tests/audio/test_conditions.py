@@ -71,6 +71,15 @@ def test_gain_and_peak(clips):
     assert speech_level_dbfs(gain(x, -12), RATE) == pytest.approx(speech_level_dbfs(x, RATE) - 12, abs=0.1)
 
 
+def test_a_quiet_gain_stored_as_16_bit_meets_its_quantisation_noise(clips):
+    x = clips[0]
+    stored = apply_condition(x, RATE, Condition("gain", -55, "16bit"))
+    np.testing.assert_allclose(stored * 32767, np.round(stored * 32767), atol=1e-3)  # on the 16-bit grid
+    error = stored.astype(np.float64) - gain(x, -55)
+    assert np.max(np.abs(error)) <= 0.5 / 32767 + 1e-9 and np.mean(error**2) > 0  # rounded, half an LSB at most
+    assert np.array_equal(apply_condition(x, RATE, Condition("gain", -55)), gain(x, -55))  # float: no noise
+
+
 @pytest.mark.parametrize("name", ["mulaw", "alaw", "mp3", "opus"])
 def test_codecs_keep_length_and_most_of_the_signal(clips, name):
     x = clips[1] / np.max(np.abs(clips[1])) * 0.5

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ser_img.audio.conditions import add_coloured_noise
+from ser_img.audio.conditions import add_coloured_noise, as_16_bit
 from ser_img.audio.decode import load_audio
 from ser_img.speech.quality import FRAME_S, NOISY_SNR_DB, frame_levels, measure, speech_seconds, warnings_for
 from ser_img.speech.vad import speech_probabilities
@@ -70,6 +70,13 @@ def test_level_is_the_speech_level_and_only_very_quiet_speech_is_warned(speech):
     assert quieter.speech_level_dbfs == pytest.approx(quality.speech_level_dbfs - 20, abs=0.2)
     assert not any("level" in w for w in warnings_for(quieter))  # the model levels it: measured harmless
     assert "very low level" in " ".join(warnings_for(measure(speech * np.float32(10 ** (-50 / 20)), RATE)))
+
+
+def test_a_quiet_16_bit_file_keeps_its_speech(speech):
+    """30 dB quieter and stored as 16-bit, a clip still has (nearly) all its speech: the model
+    reads any level alike, so the speech floor only keeps out a file's quantisation noise."""
+    quiet = as_16_bit(speech * np.float32(10 ** (-30 / 20)))
+    assert speech_seconds(quiet, RATE) == pytest.approx(speech_seconds(speech, RATE), rel=0.15)
 
 
 def test_noise_is_measured_in_the_pauses_and_warned_below_its_threshold(speech):
