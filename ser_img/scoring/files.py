@@ -11,7 +11,7 @@ from pathlib import Path
 from ser_img.audio.decode import load_audio
 from ser_img.speech.quality import measure, warnings_for
 from ser_img.errors import AudioError, SerImgError, SilentAudio
-from ser_img.features.extractors import render_inputs
+from ser_img.features.extractors import render_inputs_batch
 from ser_img.records import FileAnswer, Recognition, unjudged
 from ser_img.runtime.parallel import run_parallel
 from ser_img.scoring.batcher import WINDOW_BATCH
@@ -21,6 +21,7 @@ from ser_img.source import FileSource, Source, to_source
 
 FILE_BATCH = 256  # short files handed to the decoding workers at a time, so memory stays flat on big folders
 PARALLEL_FROM = 8  # fewer short files than this are decoded in this process
+WORKER_GROUP = 8  # files a worker decodes and renders together: the encoders run once over all of them
 
 
 def answer_files(recognizer, paths: list[Path], image: bool, explain: bool, progress: Progress) -> list[FileAnswer]:
@@ -55,9 +56,10 @@ def _short_files(recognizer, handles: list, image: bool, explain: bool) -> Itera
     options, settings = recognizer.options, recognizer.settings
     for start in range(0, len(handles), FILE_BATCH):
         batch = handles[start : start + FILE_BATCH]
-        jobs = [(handle, settings, options.max_duration_s, options.min_speech_s) for handle in batch]
+        jobs = [(batch[i:i + WORKER_GROUP], settings, options.max_duration_s, options.min_speech_s)
+                for i in range(0, len(batch), WORKER_GROUP)]
         workers = options.workers if len(batch) > PARALLEL_FROM else 1
-        loaded = zip(batch, run_parallel(_load_file, jobs, workers))
+        loaded = zip(batch, itertools.chain.from_iterable(run_parallel(_load_files, jobs, workers)))
         while chunk := list(itertools.islice(loaded, WINDOW_BATCH)):
             rows = iter(recognizer.score([done.inputs for _, done in chunk if done.inputs is not None]))
             for handle, done in chunk:
@@ -103,20 +105,30 @@ class _Loaded:
     error: SerImgError | None = None
 
 
-def _load_file(job: tuple) -> _Loaded:
-    """Decode, inspect and render one short file in a worker process."""
-    path, settings, max_duration_s, min_speech_s = job
+def _load_files(job: tuple) -> list[_Loaded]:
+    """Decode and inspect a group of short files in a worker process, then render those with
+    speech enough together (the encoders cost much less a clip over a batch than one by one)."""
+    handles, settings, max_duration_s, min_speech_s = job
+    loaded = [_inspect(handle, settings, max_duration_s, min_speech_s) for handle in handles]
+    judged = [(done, samples) for done, samples in loaded if samples is not None]
+    if judged:
+        for (done, _), inputs in zip(judged, render_inputs_batch([samples for _, samples in judged], settings)):
+            done.inputs = inputs
+    return [done for done, _ in loaded]
+
+
+def _inspect(path, settings, max_duration_s: float | None, min_speech_s: float) -> tuple[_Loaded, object]:
+    """One short file decoded and measured: (what is known of it, its samples when it has
+    speech enough to be judged, else None)."""
     try:
         audio = load_audio(path, settings.sample_rate, max_duration_s)
     except SilentAudio as exc:  # nothing to judge: the outcome "no speech"
-        return _Loaded(duration=exc.duration_s)
+        return _Loaded(duration=exc.duration_s), None
     except SerImgError as exc:
-        return _Loaded(error=exc)
+        return _Loaded(error=exc), None
     except OSError as exc:
-        return _Loaded(error=AudioError(f"{path}: {exc.strerror or exc}"))
+        return _Loaded(error=AudioError(f"{path}: {exc.strerror or exc}")), None
     quality = measure(audio.samples, settings.sample_rate)
     loaded = _Loaded(duration=audio.duration_s, speech_s=quality.speech_s,
                      warnings=warnings_for(quality, audio.source_rate))
-    if quality.speech_s >= min_speech_s:
-        loaded.inputs = render_inputs(audio.samples, settings)
-    return loaded
+    return loaded, audio.samples if quality.speech_s >= min_speech_s else None
