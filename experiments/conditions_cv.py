@@ -189,8 +189,10 @@ def main() -> None:
     everything = {"model": str(args.model), "clips": len(paths), "conditions": results}
     if args.json:
         args.json.write_text(json.dumps(everything, indent=1))
-    if args.card:
-        add_to_card(args.card, "conditions.json", everything, conditions_section(everything, command_line()))
+    if args.card:  # the model keeps the figures, not every clip's measured quality (2 MB; that is for --json)
+        figures = {**everything, "conditions": {name: {k: v for k, v in row.items() if k != "quality"}
+                                                for name, row in results.items()}}
+        add_to_card(args.card, "conditions.json", figures, conditions_section(figures, command_line()))
 
 
 if __name__ == "__main__":
