@@ -103,3 +103,24 @@ def test_no_noise_verdict_without_pauses(speech):
     noisy = add_coloured_noise(words_only, RATE, 5.0, "pink", seed=2)
     assert measure(noisy, RATE).snr_db is None
     assert not any("noise" in w for w in warnings_for(measure(noisy, RATE)))
+
+
+def test_a_loud_sound_the_detector_calls_a_pause_is_not_a_noise_floor(speech):
+    """The detector calls some loud emotional speech (a shout, a sob) a pause; a few such chunks
+    among quiet pauses must not make a clean recording 'noisy' (the median of the pauses, not
+    their mean, is the floor). Measured on ASED: the mean warned 13 % of its clean clips."""
+    burst = tone(0.4, RATE, 220, amplitude=0.5)  # loud, steady: never speech to the detector
+    clip = np.concatenate([burst, np.zeros(RATE, np.float32), speech]).astype(np.float32)
+    assert speech_probabilities(burst).max() < 0.15
+    measured = measure(clip, RATE)
+    assert measured.snr_db is None or measured.snr_db > NOISY_SNR_DB + 10
+    assert not any("noise" in w for w in warnings_for(measured))
+
+
+def test_pauses_as_loud_as_the_speech_give_no_noise_verdict(speech):
+    """Where the chunks called pauses are louder than those called speech, the detector's labels
+    say nothing of the noise: no verdict (it printed "speech about -120 dB above the noise")."""
+    loud = tone(2.0, RATE, 220, amplitude=0.9) * (1 + 0.2 * np.sin(np.arange(2 * RATE) / RATE * 2 * np.pi * 3))
+    quiet_speech = speech * np.float32(0.05 / max(float(np.abs(speech).max()), 1e-9))
+    measured = measure(np.concatenate([loud.astype(np.float32), quiet_speech]), RATE)
+    assert measured.snr_db is None
