@@ -84,15 +84,23 @@ def rendered(paths, name, settings, babble, cache: Path):
     return images, features, quality
 
 
+def fold_babble_pools(fold_of, fold_by_speaker, babble_lists) -> dict:
+    """Each fold's babble talkers: only --babble talkers that fold held out, at most BABBLE_CLIPS."""
+    talkers = {path: info.speaker for csv in babble_lists for path, (_, info) in read_clip_list(csv).items()}
+    pools = {}
+    for k in np.unique(fold_of):
+        pool = sorted(p for p, speaker in talkers.items() if fold_by_speaker.get(speaker) == k)
+        pools[k] = tuple(pool[::max(1, len(pool) // BABBLE_CLIPS)][:BABBLE_CLIPS])
+    return pools
+
+
 def held_out_babble(paths, name, settings, babble_lists, fold_of, fold_by_speaker, cache: Path):
     """`rendered` with each fold's clips mixed with babble of only the talkers that fold held out."""
-    talkers = {path: info.speaker for csv in babble_lists for path, (_, info) in read_clip_list(csv).items()}
+    pools = fold_babble_pools(fold_of, fold_by_speaker, babble_lists)
     parts, order = [], []
     for k in np.unique(fold_of):
         rows = np.flatnonzero(fold_of == k)
-        pool = sorted(p for p, speaker in talkers.items() if fold_by_speaker.get(speaker) == k)
-        pool = tuple(pool[::max(1, len(pool) // BABBLE_CLIPS)][:BABBLE_CLIPS])
-        parts.append(rendered([paths[i] for i in rows], name, settings, pool, cache / "held-out-babble" / f"fold{k}"))
+        parts.append(rendered([paths[i] for i in rows], name, settings, pools[k], cache / "held-out-babble" / f"fold{k}"))
         order.extend(rows)
     back = np.argsort(order)
     return tuple(np.concatenate([part[i] for part in parts])[back] for i in range(3))

@@ -27,11 +27,10 @@ from ser_img.audio.conditions import apply_condition  # noqa: E402
 from ser_img.audio.decode import load_audio  # noqa: E402
 from ser_img.corpus.files import find_audio  # noqa: E402
 from ser_img.corpus.manifest import read_settings  # noqa: E402
-from ser_img.labels import EMOTIONS, clip_info, read_clip_list  # noqa: E402
+from ser_img.labels import EMOTIONS, clip_info  # noqa: E402
 from ser_img.runtime.parallel import run_parallel  # noqa: E402
 from ser_img.speech.quality import CHUNK, MIN_PAUSE_S, RATE, Quality, speech_and_pause_power, warnings_for  # noqa: E402
-from pipelines.render import BABBLE_CLIPS, babble_files  # noqa: E402
-from experiments.conditions_cv import CONDITIONS  # noqa: E402
+from experiments.conditions_cv import CONDITIONS, fold_babble_pools  # noqa: E402
 
 THRESHOLDS = (6.0, 8.0, 10.0, 12.0)
 
@@ -67,16 +66,6 @@ def measure_job(job):
     return rows
 
 
-def babble_pools(paths, fold_of, fold_by_speaker, babble_lists):
-    """Each clip's babble talkers as conditions_cv.py --babble-held-out draws them."""
-    talkers = {path: info.speaker for csv in babble_lists for path, (_, info) in read_clip_list(csv).items()}
-    pools = {}
-    for k in np.unique(fold_of):
-        pool = sorted(p for p, speaker in talkers.items() if fold_by_speaker.get(speaker) == k)
-        pools[k] = tuple(pool[::max(1, len(pool) // BABBLE_CLIPS)][:BABBLE_CLIPS])
-    return pools
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for flag in ("--conditions-json", "--settings", "--model", "--audio"):
@@ -90,7 +79,7 @@ def main() -> None:
     clips = [(p, clip_info(p)) for p, _ in find_audio([args.audio]) if clip_info(p).label in EMOTIONS]
     paths = [p for p, _ in clips]
     fold_of = np.array([fold_by_speaker[info.speaker] for _, info in clips])
-    pools = babble_pools(paths, fold_of, fold_by_speaker, args.babble)
+    pools = fold_babble_pools(fold_of, fold_by_speaker, args.babble)
     pooled = {"mean": [], "median": []}
     for name in stored:
         groups = [rows[i:i + 8] for k in np.unique(fold_of) for rows in [np.flatnonzero(fold_of == k)]
