@@ -31,14 +31,17 @@ def run_parallel(function, jobs: list, workers: int | None = None):
 
 
 @contextlib.contextmanager
-def worker_pool(workers: int | None = None):
-    """A map(function, jobs) -> list that lasts a whole job: over `workers` processes (every
-    core by default), started once; in-process for one worker."""
+def worker_pool(workers: int | None = None, lazy: bool = False):
+    """A map(function, jobs) that lasts a whole job: over `workers` processes (every core by
+    default), started once; in-process for one worker. It returns a list, or with `lazy` an
+    iterator over the results in order as they are ready (every job is submitted at once,
+    so the workers go on while the caller uses the first results)."""
     workers = workers or os.cpu_count() or 1
+    collect = iter if lazy else list
     if workers <= 1:
         single_threaded_blas()
-        yield lambda function, jobs: list(map(function, jobs))
+        yield lambda function, jobs: collect(map(function, jobs))
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=single_threaded_blas) as pool:
-        yield lambda function, jobs: list(pool.map(function, jobs))
+        yield lambda function, jobs: collect(pool.map(function, jobs))

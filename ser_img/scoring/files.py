@@ -13,7 +13,7 @@ from ser_img.speech.quality import measure, warnings_for
 from ser_img.errors import AudioError, SerImgError, SilentAudio
 from ser_img.features.extractors import render_inputs_batch
 from ser_img.records import FileAnswer, Recognition, unjudged
-from ser_img.runtime.parallel import run_parallel
+from ser_img.runtime.parallel import worker_pool
 from ser_img.scoring.batcher import WINDOW_BATCH
 from ser_img.scoring.progress import Progress, in_seconds, no_progress
 from ser_img.scoring.timeline import clock
@@ -53,29 +53,24 @@ def _source_or_error(path: Path, options) -> FileSource | SerImgError:
 
 def _short_files(recognizer, handles: list, image: bool, explain: bool) -> Iterator[tuple]:
     """(handle, answer) as each is ready: decoded on workers, scored WINDOW_BATCH at a time."""
-    options, settings = recognizer.options, recognizer.settings
-    for start in range(0, len(handles), FILE_BATCH):
-        batch = handles[start : start + FILE_BATCH]
-        jobs = [(batch[i:i + WORKER_GROUP], settings, options.max_duration_s, options.min_speech_s)
-                for i in range(0, len(batch), WORKER_GROUP)]
-        workers = options.workers if len(batch) > PARALLEL_FROM else 1
-        loaded = zip(batch, itertools.chain.from_iterable(run_parallel(_load_files, jobs, workers)))
-        while chunk := list(itertools.islice(loaded, WINDOW_BATCH)):
-            rows = iter(recognizer.score([done.inputs for _, done in chunk if done.inputs is not None]))
-            for handle, done in chunk:
-                name = str(handle)
-                if done.error is not None:
-                    yield handle, done.error
-                elif recognizer.is_long(done.duration):  # its header did not say how long it is: a timeline after all
-                    if done.inputs is not None:
-                        next(rows)
-                    again = FileSource(handle, options.max_duration_s)
-                    yield handle, long_file(recognizer, again, done.duration, image, explain, no_progress)
-                elif done.inputs is None:  # too little speech to judge
-                    yield handle, unjudged(name, done.duration, done.speech_s, done.warnings, recognizer.model_info)
-                else:
-                    yield handle, recognizer.clip_answer(done.inputs, next(rows), done.duration, name, image,
-                                                         explain, done.speech_s, done.warnings)
+    options = recognizer.options
+    loaded = _loaded(recognizer, handles)
+    while chunk := list(itertools.islice(loaded, WINDOW_BATCH)):
+        rows = iter(recognizer.score([done.inputs for _, done in chunk if done.inputs is not None]))
+        for handle, done in chunk:
+            name = str(handle)
+            if done.error is not None:
+                yield handle, done.error
+            elif recognizer.is_long(done.duration):  # its header did not say how long it is: a timeline after all
+                if done.inputs is not None:
+                    next(rows)
+                again = FileSource(handle, options.max_duration_s)
+                yield handle, long_file(recognizer, again, done.duration, image, explain, no_progress)
+            elif done.inputs is None:  # too little speech to judge
+                yield handle, unjudged(name, done.duration, done.speech_s, done.warnings, recognizer.model_info)
+            else:
+                yield handle, recognizer.clip_answer(done.inputs, next(rows), done.duration, name, image,
+                                                     explain, done.speech_s, done.warnings)
 
 
 def long_file(recognizer, source: Source, duration_s: float | None, image: bool, explain: bool,
@@ -103,6 +98,24 @@ class _Loaded:
     speech_s: float = 0.0
     warnings: list[str] = field(default_factory=list)
     error: SerImgError | None = None
+
+
+def _loaded(recognizer, handles: list) -> Iterator[tuple]:
+    """(file, its decoded and rendered inputs) in order, FILE_BATCH files at a time over one pool of
+    workers for the whole job: the next batch is already being decoded while this one is
+    scored, and no pool is started again every FILE_BATCH files."""
+    options, settings = recognizer.options, recognizer.settings
+    batches = [handles[start : start + FILE_BATCH] for start in range(0, len(handles), FILE_BATCH)]
+    with worker_pool(options.workers if len(handles) > PARALLEL_FROM else 1, lazy=True) as mapper:
+        def submit(batch):
+            jobs = [(batch[i:i + WORKER_GROUP], settings, options.max_duration_s, options.min_speech_s)
+                    for i in range(0, len(batch), WORKER_GROUP)]
+            return itertools.chain.from_iterable(mapper(_load_files, jobs))
+
+        pending = submit(batches[0]) if batches else None
+        for k, batch in enumerate(batches):
+            current, pending = pending, submit(batches[k + 1]) if k + 1 < len(batches) else None
+            yield from zip(batch, current)
 
 
 def _load_files(job: tuple) -> list[_Loaded]:

@@ -29,6 +29,13 @@ def test_a_worker_pool_maps_whole_lists_for_the_length_of_a_job():
         assert mapper(len, ["ab", ""]) == [2, 0]
 
 
+def test_a_lazy_worker_pool_gives_results_in_order_as_they_come():
+    with worker_pool(2, lazy=True) as mapper:
+        first, second = mapper(abs, [-3, 1, -2]), mapper(abs, [-5])
+        assert not isinstance(first, list)
+        assert list(second) == [5] and list(first) == [3, 1, 2]
+
+
 def test_muted_silences_the_descriptor_and_restores_it(capfd):
     with muted(1, 2):
         os.write(1, b"native stdout\n")
