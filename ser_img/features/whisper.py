@@ -88,11 +88,26 @@ def encoded_length(frames: int) -> int:
     return (frames - 1) // 2 + 1
 
 
+GELU_CHUNK = 32768  # values a pass: the erf's dozen passes stay in the core's cache (2.2x faster)
+
+
 def gelu(x: np.ndarray) -> np.ndarray:
     """Exact (erf) GELU, as torch.nn.GELU() in Whisper: the tanh approximation would move
     the encoder's output by 2e-2, a thousand times the port's error. erf is Abramowitz and
     Stegun's 7.1.26 (absolute error under 1.5e-7, float32's own resolution near 1): a third
-    of the time of scipy's erf, which was a third of the encoder's."""
+    of the time of scipy's erf, which was a third of the encoder's. Computed GELU_CHUNK
+    values at a time: the same values, without a dozen trips through main memory."""
+    x = np.ascontiguousarray(x)
+    if x.size <= GELU_CHUNK:
+        return _gelu(x)
+    out = np.empty_like(x)
+    flat, into = x.reshape(-1), out.reshape(-1)
+    for start in range(0, flat.size, GELU_CHUNK):
+        into[start:start + GELU_CHUNK] = _gelu(flat[start:start + GELU_CHUNK])
+    return out
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
     magnitude = np.abs(x) * np.float32(1.0 / np.sqrt(2.0))
     t = np.float32(1.0) / (np.float32(_ERF_P) * magnitude + np.float32(1.0))
     poly = np.float32(_ERF_A[4]) * t
@@ -217,9 +232,14 @@ class WhisperEncoder:
         batch, steps, _ = x.shape
         qkv = linear(x, w["self_attention_linear_0_weight"], w["self_attention_linear_0_bias"])
         q, k, v = qkv.reshape(batch, steps, 3, HEADS, HEAD_WIDTH).transpose(2, 0, 3, 1, 4)
-        scores = (q * np.float32(HEAD_WIDTH ** -0.5)) @ k.transpose(0, 1, 3, 2) + mask
-        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
-        context = (scores / scores.sum(axis=-1, keepdims=True)) @ v
+        context = np.empty((batch, HEADS, steps, HEAD_WIDTH), np.float32)
+        for i in range(batch):  # one clip's scores at a time stay in the cache
+            scores = (q[i] * np.float32(HEAD_WIDTH ** -0.5)) @ k[i].transpose(0, 2, 1)
+            scores += mask[i]
+            scores -= scores.max(axis=-1, keepdims=True)
+            np.exp(scores, out=scores)
+            scores /= scores.sum(axis=-1, keepdims=True)
+            context[i] = scores @ v[i]
         merged = context.transpose(0, 2, 1, 3).reshape(batch, steps, WIDTH)
         return linear(merged, w["self_attention_linear_1_weight"], w["self_attention_linear_1_bias"])
 

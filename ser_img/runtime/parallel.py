@@ -42,6 +42,11 @@ def worker_pool(workers: int | None = None, lazy: bool = False):
         single_threaded_blas()
         yield lambda function, jobs: collect(map(function, jobs))
         return
+    from threadpoolctl import threadpool_limits
+
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=single_threaded_blas) as pool:
+    # this process goes on working beside the workers (it scores what they decode): BLAS threads
+    # of its own would spin against them for the same cores (a folder took 24 % longer)
+    with threadpool_limits(1, user_api="blas"), \
+            ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=single_threaded_blas) as pool:
         yield lambda function, jobs: collect(pool.map(function, jobs))

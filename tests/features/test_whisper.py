@@ -7,6 +7,7 @@ RAVDESS clips (Livingstone & Russo 2018, CC BY-NC-SA 4.0) cut to 1.01, 1.25 and 
 ctranslate2 4.8.5's Whisper encoder (float32) for that log-mel."""
 
 import hashlib
+import math
 import json
 from pathlib import Path
 
@@ -143,3 +144,13 @@ def test_shipped_weights_carry_their_origin():
     assert "OpenAI" in (whisper_encoder.WEIGHTS.parent / "LICENSE-whisper").read_text()
     with np.load(whisper_encoder.WEIGHTS, allow_pickle=False) as data:
         assert {key: list(data[key].shape) for key in data.files} == origin["arrays"]
+
+
+def test_gelu_gives_the_same_values_chunk_by_chunk_as_over_the_whole_array():
+    """Long arrays are computed GELU_CHUNK values at a time, a last partial chunk included."""
+    x = np.random.default_rng(0).normal(0.0, 3.0, (3, whisper_encoder.GELU_CHUNK + 123)).astype(np.float32)
+    got = whisper_encoder.gelu(x)
+    assert got.shape == x.shape and got.dtype == np.float32
+    np.testing.assert_array_equal(got, whisper_encoder._gelu(x.copy()))
+    np.testing.assert_allclose(got[:, -5:], x[:, -5:] * 0.5 * (1 + np.vectorize(math.erf)(x[:, -5:] / np.sqrt(2))),
+                               atol=1e-6)

@@ -36,6 +36,25 @@ def test_a_lazy_worker_pool_gives_results_in_order_as_they_come():
         assert list(second) == [5] and list(first) == [3, 1, 2]
 
 
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+def test_this_process_keeps_one_blas_thread_while_a_worker_pool_runs_then_gets_its_own_back():
+    """The scoring process works beside the workers: its BLAS threads would fight them for the cores."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(2, user_api="blas"):
+        before = _blas_threads()
+        with worker_pool(2) as mapper:
+            during = _blas_threads()
+            assert mapper(abs, [-1, 2]) == [1, 2]
+        assert _blas_threads() == before
+    assert before and set(before) == {2} and set(during) == {1}
+
+
 def test_muted_silences_the_descriptor_and_restores_it(capfd):
     with muted(1, 2):
         os.write(1, b"native stdout\n")
