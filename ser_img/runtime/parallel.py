@@ -19,34 +19,49 @@ def single_threaded_blas() -> None:
 
 def run_parallel(function, jobs: list, workers: int | None = None):
     """map(function, jobs) over every core, in order; in-process for one worker or job."""
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
-    if workers <= 1:
-        single_threaded_blas()
-        yield from map(function, jobs)
-        return
-    # spawn: the caller may already hold TensorFlow's threads, which fork would copy broken.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=single_threaded_blas) as pool:
-        yield from pool.map(function, jobs, chunksize=max(1, min(16, len(jobs) // (4 * workers))))
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    chunk = max(1, min(16, len(jobs) // (4 * workers)))  # fewer round trips for many small jobs
+    with worker_pool(workers, lazy=True) as mapper:
+        yield from mapper(function, jobs, chunk)
 
 
 @contextlib.contextmanager
 def worker_pool(workers: int | None = None, lazy: bool = False):
-    """A map(function, jobs) that lasts a whole job: over `workers` processes (every core by
-    default), started once; in-process for one worker. It returns a list, or with `lazy` an
-    iterator over the results in order as they are ready (every job is submitted at once,
-    so the workers go on while the caller uses the first results)."""
+    """A map(function, jobs, chunk=1) that lasts a whole job: over `workers` processes (every
+    core by default), started once, `chunk` jobs a round trip; in-process for one worker. It
+    returns a list, or with `lazy` an iterator over the results in order as they are ready
+    (every job is submitted at once, so the workers go on while the caller uses the first
+    results)."""
     workers = workers or os.cpu_count() or 1
     collect = iter if lazy else list
     if workers <= 1:
         single_threaded_blas()
-        yield lambda function, jobs: collect(map(function, jobs))
+        yield lambda function, jobs, chunk=1: collect(map(function, jobs))
         return
     from threadpoolctl import threadpool_limits
 
+    # spawn: the caller may already hold TensorFlow's threads, which fork would copy broken
     context = multiprocessing.get_context("spawn")
     # this process goes on working beside the workers (it scores what they decode): BLAS threads
     # of its own would spin against them for the same cores (a folder took 24 % longer)
-    with threadpool_limits(1, user_api="blas"), \
-            ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=single_threaded_blas) as pool:
-        yield lambda function, jobs: collect(pool.map(function, jobs))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=single_threaded_blas)
+    try:
+        with threadpool_limits(1, user_api="blas"):
+            yield lambda function, jobs, chunk=1: collect(pool.map(function, jobs, chunksize=chunk))
+    except BaseException:  # Ctrl-C or a caller that stops early: nothing queued or running is waited for
+        _stop_workers(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel what is queued and end the worker processes now (a running job of eight files
+    would otherwise hold the interpreter's exit for seconds). Python 3.14 has this as
+    ProcessPoolExecutor.terminate_workers; before it, the same by hand."""
+    if hasattr(pool, "terminate_workers"):
+        pool.terminate_workers()
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()

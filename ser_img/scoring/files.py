@@ -3,6 +3,7 @@ in batches; long ones (and conversations) read block by block, their progress in
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -54,23 +55,24 @@ def _source_or_error(path: Path, options) -> FileSource | SerImgError:
 def _short_files(recognizer, handles: list, image: bool, explain: bool) -> Iterator[tuple]:
     """(handle, answer) as each is ready: decoded on workers, scored WINDOW_BATCH at a time."""
     options = recognizer.options
-    loaded = _loaded(recognizer, handles)
-    while chunk := list(itertools.islice(loaded, WINDOW_BATCH)):
-        rows = iter(recognizer.score([done.inputs for _, done in chunk if done.inputs is not None]))
-        for handle, done in chunk:
-            name = str(handle)
-            if done.error is not None:
-                yield handle, done.error
-            elif recognizer.is_long(done.duration):  # its header did not say how long it is: a timeline after all
-                if done.inputs is not None:
-                    next(rows)
-                again = FileSource(handle, options.max_duration_s)
-                yield handle, long_file(recognizer, again, done.duration, image, explain, no_progress)
-            elif done.inputs is None:  # too little speech to judge
-                yield handle, unjudged(name, done.duration, done.speech_s, done.warnings, recognizer.model_info)
-            else:
-                yield handle, recognizer.clip_answer(done.inputs, next(rows), done.duration, name, image,
-                                                     explain, done.speech_s, done.warnings)
+    # closed here, not by the garbage collector: its workers stop with this job, even on Ctrl-C
+    with contextlib.closing(_loaded(recognizer, handles)) as loaded:
+        while chunk := list(itertools.islice(loaded, WINDOW_BATCH)):
+            rows = iter(recognizer.score([done.inputs for _, done in chunk if done.inputs is not None]))
+            for handle, done in chunk:
+                name = str(handle)
+                if done.error is not None:
+                    yield handle, done.error
+                elif recognizer.is_long(done.duration):  # its header did not say how long it is: a timeline after all
+                    if done.inputs is not None:
+                        next(rows)
+                    again = FileSource(handle, options.max_duration_s)
+                    yield handle, long_file(recognizer, again, done.duration, image, explain, no_progress)
+                elif done.inputs is None:  # too little speech to judge
+                    yield handle, unjudged(name, done.duration, done.speech_s, done.warnings, recognizer.model_info)
+                else:
+                    yield handle, recognizer.clip_answer(done.inputs, next(rows), done.duration, name, image,
+                                                         explain, done.speech_s, done.warnings)
 
 
 def long_file(recognizer, source: Source, duration_s: float | None, image: bool, explain: bool,

@@ -36,6 +36,25 @@ def test_a_lazy_worker_pool_gives_results_in_order_as_they_come():
         assert list(second) == [5] and list(first) == [3, 1, 2]
 
 
+def test_an_interrupted_worker_pool_ends_its_workers_without_waiting_for_their_jobs():
+    """Ctrl-C in the middle of a folder: the workers are stopped, not waited for (each here
+    would sleep a minute)."""
+    import multiprocessing
+    import time
+
+    with pytest.raises(KeyboardInterrupt):
+        with worker_pool(2, lazy=True) as mapper:
+            results = mapper(time.sleep, [60] * 6)
+            time.sleep(1.0)  # the workers have started their first jobs
+            assert len(multiprocessing.active_children()) == 2
+            raise KeyboardInterrupt
+    for child in multiprocessing.active_children():
+        child.join(timeout=10)
+    assert not multiprocessing.active_children()
+    with pytest.raises(Exception):  # what was queued is gone with the workers
+        next(results)
+
+
 def _blas_threads() -> list[int]:
     from threadpoolctl import threadpool_info
 
