@@ -246,7 +246,8 @@ def predict(sources, model_dir, window_s, hop_s, as_json, as_jsonl, as_csv, expl
     windows where the voice detector finds too little speech: a timeline of segments, an
     overall label and the share of time per emotion. With --speakers, each speaker's turns
     are scored on their own, and every segment names its speaker.
-    Results come in the order the files were given (a folder's files by name). Audio with
+    Results come in the order the files were given (a folder's files by name); a file
+    named twice is answered once, with a warning. Audio with
     less than half a second of speech gets no emotion but the outcome 'too short' (or
     'no speech'); input outside what the model was measured on (narrowband, clipped, very
     quiet, noisy) gets a warning line on stderr and in the record's 'warnings'.

@@ -68,8 +68,13 @@ def audio_paths(sources: list[Path]) -> list[Path]:
     """The audio files under `sources` (`corpus.files.find_audio`), or a usage error when there
     are none, or when none of them exists (checked before any model loads or any cluster is
     reached). One missing file among others is not an error here: it becomes that file's failure.
+    A file named more than once is answered once, with a warning saying so.
     Every job that predicts on files (local, cluster, Parquet, evaluate) finds them here."""
-    paths = [path for path, _ in find_audio(sources)]
+    repeated: list[Path] = []
+    paths = [path for path, _ in find_audio(sources, repeated)]
+    if repeated:
+        log.warning("warning: %d file(s) named more than once, answered once: %s", len(set(repeated)),
+                    ", ".join(map(str, dict.fromkeys(repeated))))
     if not paths:
         raise UsageError(f"no audio files found in {', '.join(map(str, sources))}")
     if not any(path.exists() or is_stream(path) for path in paths):  # before any model is loaded

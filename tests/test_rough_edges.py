@@ -58,6 +58,13 @@ def test_csv_has_an_overall_row_per_file_and_a_row_per_failure(stack_model, corp
     assert rows.index(overall) < rows.index(segments[0])  # the overall row first
 
 
+def test_a_file_named_twice_is_answered_once_and_the_warning_says_so(stack_model, corpus):
+    result = run("predict", corpus / A, corpus / B, corpus / A, "--model", stack_model, "--json")
+    assert result.exit_code == 0, result.output
+    assert [r["source"] for r in json.loads(result.stdout)] == [str(corpus / A), str(corpus / B)]
+    assert f"1 file(s) named more than once, answered once: {corpus / A}" in result.stderr
+
+
 def test_json_lines_give_one_record_per_line_in_order(stack_model, corpus, tmp_path):
     (tmp_path / "notes.wav").write_text("not audio")
     result = run("predict", corpus / B, tmp_path / "notes.wav", corpus / A, "--model", stack_model, "--jsonl")

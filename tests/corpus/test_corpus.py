@@ -38,6 +38,9 @@ def test_find_audio_searches_folders_and_keeps_what_was_named(tmp_path):
         ("1.FLAC", "1.FLAC"), ("2.wav", "2.wav"), ("notes.txt", "notes.txt"),  # named directly: taken
         ("missing.wav", "missing.wav"), ("-", "-")]  # 2.wav once; a missing file is reported later
     assert all(p.is_absolute() for p, _ in found[:-1])
+    repeated = []
+    assert find_audio([tmp_path / "b", named, tmp_path / "b" / "2.wav"], repeated) == found[:3]
+    assert repeated == [(tmp_path / "b" / "2.wav").resolve()]  # found in the folder, then named
 
 
 def _row(source, image="", label="", speaker="", status="ok"):
