@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,8 +71,9 @@ def evaluate(sources: list[Path], model_dir: Path | None = None, out_dir: Path |
         raise UsageError(f"no labelled clips in {', '.join(map(str, sources))} (labels come from RAVDESS, "
                          "TESS, SAVEE or CREMA-D names or an emotion-named parent folder)")
     if len(labelled) < len(paths):
-        log.info("%d of %d files have no emotion label in their name or folder: left out",
-                 len(paths) - len(labelled), len(paths))
+        notes = Counter(infos[path].note for path in paths if labels[path] is None and infos[path].note)
+        log.info("%d of %d files have no emotion label in their name or folder: left out%s",
+                 len(paths) - len(labelled), len(paths), "".join(f" ({n}: {note})" for note, n in notes.items()))
     recognizer = recognizer or EmotionRecognizer.load(model_dir, workers=workers)
     result = predict_files(labelled, recognizer=recognizer, progress=progress)
     judged = [p for p in result.predictions if p.judged]

@@ -153,6 +153,20 @@ def test_evaluate_without_overlap_has_no_caution(stack_model, tmp_path):
     assert result.exit_code == 0 and "CAUTION" not in result.stdout
 
 
+def test_evaluate_says_why_emodb_boredom_is_left_out(stack_model, tmp_path):
+    import shutil
+
+    from ser_img.corpus.synth import generate_corpus
+
+    generate_corpus(tmp_path / "new", actors=[9], sample_rate=16000)
+    first = sorted((tmp_path / "new").rglob("*.wav"))[0]
+    shutil.copy(first, tmp_path / "new" / "03a01Lb.wav")  # EmoDB's name for boredom
+    result = run("evaluate", tmp_path / "new", "--model", stack_model, "--out", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    assert "1 of 17 files have no emotion label in their name or folder: left out " \
+           "(1: EmoDB boredom (L, Langeweile) is none of the eight classes)" in result.stderr
+
+
 # -- explanations on a fixed scale --------------------------------------------------------
 
 def test_a_tiny_effect_is_not_painted_bright_and_is_said_to_be_noise():
