@@ -29,7 +29,7 @@ from ser_img.corpus.files import find_audio  # noqa: E402
 from ser_img.corpus.manifest import read_settings  # noqa: E402
 from ser_img.labels import EMOTIONS, clip_info  # noqa: E402
 from ser_img.runtime.parallel import run_parallel  # noqa: E402
-from ser_img.speech.quality import CHUNK, MIN_PAUSE_S, RATE, Quality, speech_and_pause_power, warnings_for  # noqa: E402
+from ser_img.speech.quality import Quality, snr_from_powers, speech_and_pause_power, warnings_for  # noqa: E402
 from experiments.conditions_cv import CONDITIONS, fold_babble_pools  # noqa: E402
 
 THRESHOLDS = (6.0, 8.0, 10.0, 12.0)
@@ -37,13 +37,8 @@ THRESHOLDS = (6.0, 8.0, 10.0, 12.0)
 
 def snr(speech: np.ndarray, pauses: np.ndarray, floor) -> float:
     """NaN where the clip gets no verdict (too few pauses, no speech, pauses as loud as speech)."""
-    if len(pauses) * CHUNK / RATE < MIN_PAUSE_S or not len(speech):
-        return np.nan
-    noise = float(floor(pauses))
-    if noise <= 0:
-        return np.inf
-    signal = float(np.mean(speech)) - noise
-    return 10 * np.log10(signal / noise) if signal > 0 else np.nan
+    value = snr_from_powers(speech, pauses, floor)
+    return np.nan if value is None else value
 
 
 def warned_with(stored: dict, snr_db: np.ndarray) -> np.ndarray:

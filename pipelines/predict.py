@@ -73,8 +73,9 @@ def audio_paths(sources: list[Path]) -> list[Path]:
     repeated: list[Path] = []
     paths = [path for path, _ in find_audio(sources, repeated)]
     if repeated:
-        log.warning("warning: %d file(s) named more than once, answered once: %s", len(set(repeated)),
-                    ", ".join(map(str, dict.fromkeys(repeated))))
+        unique = list(dict.fromkeys(repeated))  # a file named three times is one file named more than once
+        log.warning("warning: %d file(s) named more than once, answered once: %s", len(unique),
+                    ", ".join(map(str, unique)))
     if not paths:
         raise UsageError(f"no audio files found in {', '.join(map(str, sources))}")
     if not any(path.exists() or is_stream(path) for path in paths):  # before any model is loaded

@@ -106,10 +106,15 @@ def speech_to_noise_db(samples: np.ndarray, sample_rate: int) -> float | None:
     under `MIN_PAUSE_S` of pauses (a clip trimmed tight says nothing of its noise), no speech,
     or pauses as loud as the speech (then the detector's labels say nothing); infinite over
     digital silence."""
-    speech, pauses = speech_and_pause_power(samples, sample_rate)
+    return snr_from_powers(*speech_and_pause_power(samples, sample_rate))
+
+
+def snr_from_powers(speech: np.ndarray, pauses: np.ndarray, floor=np.median) -> float | None:
+    """speech_to_noise_db from the chunks' powers, the noise floor taken by `floor` (the median;
+    experiments/snr_estimators.py compares the mean)."""
     if len(pauses) * CHUNK / RATE < MIN_PAUSE_S or not len(speech):
         return None
-    noise = float(np.median(pauses))
+    noise = float(floor(pauses))
     if noise <= 0:
         return float("inf")
     signal = float(np.mean(speech)) - noise
