@@ -152,6 +152,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--conditions", default=",".join(CONDITIONS))
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--whisper-precision", choices=("float32", "int8"),
+                        help="render Whisper at this precision instead of the model's (issue 25's check)")
     parser.add_argument("--card", type=Path, help="add the figures to this model's card (and conditions.json) too")
     args = parser.parse_args()
     if args.render_only:
@@ -163,6 +165,8 @@ def main() -> None:
     model = load_model(args.model)
     settings = (dataclasses.replace(read_settings(args.settings), channel="", condition_seed=0) if args.settings
                 else model.render_settings)
+    if args.whisper_precision:
+        settings = dataclasses.replace(settings, whisper_precision=args.whisper_precision)
     with np.load(args.model / "oof.npz") as oof:
         fold_by_speaker = dict(zip(oof["speakers"].tolist(), oof["fold"].tolist()))
     clips = [(path, clip_info(path)) for path, _ in find_audio([args.audio])]
@@ -198,9 +202,9 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(everything, indent=1))
     if args.card:  # the model keeps the figures, not every clip's measured quality (2 MB; that is for --json)
-        figures = {**everything, "conditions": {name: {k: v for k, v in row.items() if k != "quality"}
-                                                for name, row in results.items()}}
-        add_to_card(args.card, "conditions.json", figures, conditions_section(figures, command_line()))
+        kept = {**everything, "conditions": {name: {k: v for k, v in row.items() if k != "quality"}
+                                             for name, row in results.items()}}
+        add_to_card(args.card, "conditions.json", kept, conditions_section(kept, command_line()))
 
 
 if __name__ == "__main__":

@@ -31,14 +31,14 @@ DESCRIPTOR_SIZE = 724
 @dataclass(frozen=True)
 class Extractor:
     """One feature source: `compute(trimmed clip, settings) -> vector` of `size(settings)` values,
-    used when `enabled(settings)`; `files` are the data files it reads (they ship in the package);
+    used when `enabled(settings)`; `files(settings)` are the data files it reads (they ship in the package);
     `compute_many(clips, settings) -> (n, size)` where doing several clips at once is cheaper."""
 
     name: str
     enabled: Callable[[RenderSettings], bool]
     size: Callable[[RenderSettings], int]
     compute: Callable[[np.ndarray, RenderSettings], np.ndarray]
-    files: tuple[Path, ...] = ()
+    files: Callable[[RenderSettings], tuple[Path, ...]] = lambda s: ()
     compute_many: Callable[[list[np.ndarray], RenderSettings], np.ndarray] | None = None
 
     def many(self, clips: list[np.ndarray], settings: RenderSettings) -> np.ndarray:
@@ -53,13 +53,15 @@ EXTRACTORS = (
               lambda x, s: functionals(x, s.sample_rate, s.functionals)),
     Extractor("enc", lambda s: s.encoder_layer > 0, lambda s: encoder.FEATURE_SIZE,
               lambda x, s: encoder.encoder_features(x, encoder.EncoderSettings(layer=s.encoder_layer)),
-              files=(encoder.WEIGHTS,),
+              files=lambda s: (encoder.WEIGHTS,),
               # one LSTM pass over a batch of clips costs about what one clip does alone
               compute_many=lambda xs, s: encoder.encoder_features_batch(xs, encoder.EncoderSettings(layer=s.encoder_layer))),
     Extractor("whisper", lambda s: bool(s.whisper_blocks), lambda s: whisper.feature_size(s.whisper_blocks),
-              lambda x, s: whisper.whisper_features(x, s.whisper_blocks), files=(whisper.WEIGHTS,),
+              lambda x, s: whisper.whisper_features(x, s.whisper_blocks, precision=s.whisper_precision),
+              files=lambda s: (whisper.LITE_WEIGHTS if s.whisper_precision == "int8" else whisper.WEIGHTS,),
               # clips of similar length share one padded pass through the blocks
-              compute_many=lambda xs, s: whisper.whisper_features_batch(xs, s.whisper_blocks)),
+              compute_many=lambda xs, s: whisper.whisper_features_batch(xs, s.whisper_blocks,
+                                                                        precision=s.whisper_precision)),
 )
 
 

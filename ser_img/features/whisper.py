@@ -16,6 +16,11 @@ clip costs a tenth of a 30-s window and padding cannot dilute its statistics. Th
 extracted by tools/convert_whisper_tiny.py from SYSTRAN's CTranslate2 conversion, with
 OpenAI's MIT licence (``LICENSE-whisper``) and ``ORIGIN-whisper-tiny-en.json``.
 
+The same stem and blocks 1-3 also ship as an int8 LiteRT model
+(``encoders/whisper_tiny_en_blocks123_int8.tflite``, tools/convert_whisper_lite.py): the render
+setting ``whisper_precision`` says which one a model reads ("int8", 3.6x faster on a core,
+for every model since; "float32" for the models before it).
+
 Self-contained (its own mel filterbank) so that it does not depend on where the package's
 signal helpers live.
 """
@@ -28,7 +33,13 @@ from typing import Sequence
 
 import numpy as np
 
+from ser_img.runtime.quiet import muted
+
 WEIGHTS = Path(__file__).resolve().parent.parent / "encoders" / "whisper_tiny_en_encoder.npz"
+# The same stem and blocks 1-3 in int8 for LiteRT (tools/convert_whisper_lite.py): 3x faster
+LITE_WEIGHTS = WEIGHTS.parent / "whisper_tiny_en_blocks123_int8.tflite"
+LITE_LAST_BLOCK = 3
+PRECISIONS = ("float32", "int8")
 SAMPLE_RATE = 16000
 N_FFT, HOP, N_MELS = 400, 160, 80
 WIDTH, HEADS, BLOCKS = 384, 6, 4
@@ -255,18 +266,71 @@ def shared_whisper_encoder() -> WhisperEncoder:
     return WhisperEncoder()
 
 
-def whisper_features(samples: np.ndarray, blocks: Sequence[int] = DEFAULT_BLOCKS) -> np.ndarray:
+class LiteWhisperEncoder:
+    """Blocks 1-3 of the int8 LiteRT conversion, with WhisperEncoder.block_outputs_batch's
+    answer. One thread: like BLAS in the workers, the cores are the processes'."""
+
+    def __init__(self, weights: Path = LITE_WEIGHTS):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self._interpreter = Interpreter(model_path=str(weights), num_threads=1)
+        inputs = {d["name"]: d["index"] for d in self._interpreter.get_input_details()}
+        self._mel, self._frames = inputs["mel"], inputs["frames"]
+        # blocks 1, 2, 3 are the converted function's outputs Identity, Identity_1, Identity_2
+        named = {d["name"]: d["index"] for d in self._interpreter.get_output_details()}
+        self._outputs = [named["Identity"], named["Identity_1"], named["Identity_2"]]
+        self._frames_planned = 0
+
+    def block_outputs_batch(self, mels: Sequence[np.ndarray], last_block: int = LITE_LAST_BLOCK) -> list[list[np.ndarray]]:
+        """One clip a call: the int8 activations are scaled over everything in a call, so
+        padding beside a longer clip would move a clip's outputs (by 1e-3); alone, a clip
+        gives the same values whatever else is scored, and it is no slower."""
+        if not 1 <= last_block <= LITE_LAST_BLOCK:
+            raise ValueError(f"the int8 encoder has blocks 1..{LITE_LAST_BLOCK}, not {last_block}")
+        return [self._one(np.asarray(mel, np.float32), last_block) for mel in mels]
+
+    def _one(self, mel: np.ndarray, last_block: int) -> list[np.ndarray]:
+        if len(mel) != self._frames_planned:  # a new plan only when the length changes
+            self._interpreter.resize_tensor_input(self._mel, (1, *mel.shape))
+            self._interpreter.resize_tensor_input(self._frames, (1,))
+            with muted(2):  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+                self._interpreter.allocate_tensors()
+            self._frames_planned = len(mel)
+        self._interpreter.set_tensor(self._mel, mel[None])
+        self._interpreter.set_tensor(self._frames, np.array([len(mel)], np.int32))
+        self._interpreter.invoke()
+        return [self._interpreter.get_tensor(index)[0].copy() for index in self._outputs[:last_block]]
+
+
+@functools.lru_cache(maxsize=1)
+def shared_lite_encoder() -> LiteWhisperEncoder:
+    return LiteWhisperEncoder()
+
+
+def encoder_for(precision: str, last_block: int):
+    """The encoder that computes blocks up to `last_block` at `precision` ("float32": the
+    NumPy port; "int8": the LiteRT conversion, which stops at block 3)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"Whisper precision must be one of {PRECISIONS}, not {precision!r}")
+    if precision == "int8":
+        if last_block > LITE_LAST_BLOCK:
+            raise ValueError(f"the int8 Whisper encoder stops at block {LITE_LAST_BLOCK}; block {last_block} needs float32")
+        return shared_lite_encoder()
+    return shared_whisper_encoder()
+
+
+def whisper_features(samples: np.ndarray, blocks: Sequence[int] = DEFAULT_BLOCKS, precision: str = "float32") -> np.ndarray:
     """The clip's Whisper vector (float32, 768 per block): for each of `blocks` in the
     order given, the mean then the standard deviation over time of its outputs.
 
     `samples`: mono float audio at 16 kHz. A clip longer than 30 s is cut into 30-s windows
     (each its own log-mel) and the statistics pool all their positions. Silence or an
     empty clip gives finite features (those of a constant log-mel)."""
-    return whisper_features_batch([samples], blocks)[0]
+    return whisper_features_batch([samples], blocks, precision=precision)[0]
 
 
 def whisper_features_batch(clips: Sequence[np.ndarray], blocks: Sequence[int] = DEFAULT_BLOCKS,
-                           batch_frames: int = BATCH_FRAMES) -> np.ndarray:
+                           batch_frames: int = BATCH_FRAMES, precision: str = "float32") -> np.ndarray:
     """whisper_features of several clips (clips, 768 * len(blocks)). Windows of similar
     length share a padded pass of up to `batch_frames` mel frames (padding included):
     one pass reads the 21 MB of block weights once for all of them, which is what makes
@@ -279,7 +343,7 @@ def whisper_features_batch(clips: Sequence[np.ndarray], blocks: Sequence[int] = 
         for window in _windows(np.asarray(clip, dtype=np.float32).ravel()):
             mels.append(log_mel(window))
             owners.append(i)
-    outputs = _encode_sorted(mels, max(blocks), batch_frames)
+    outputs = _encode_sorted(mels, max(blocks), batch_frames, encoder_for(precision, max(blocks)))
     return np.stack([_pool([outputs[j] for j in range(len(mels)) if owners[j] == i], blocks)
                      for i in range(len(clips))]).astype(np.float32)
 
@@ -290,11 +354,10 @@ def _windows(samples: np.ndarray) -> list[np.ndarray]:
     return [samples[start:start + size] for start in range(0, max(1, len(samples)), size)]
 
 
-def _encode_sorted(mels: list[np.ndarray], last_block: int, batch_frames: int) -> list[list[np.ndarray]]:
+def _encode_sorted(mels: list[np.ndarray], last_block: int, batch_frames: int, encoder) -> list[list[np.ndarray]]:
     """Block outputs of every mel; neighbours in length share a pass, so little is padding."""
     order = sorted(range(len(mels)), key=lambda j: len(mels[j]))
     outputs: list[list[np.ndarray]] = [[] for _ in mels]
-    encoder = shared_whisper_encoder()
     for chunk in _batches(order, [len(m) for m in mels], batch_frames):
         for j, result in zip(chunk, encoder.block_outputs_batch([mels[j] for j in chunk], last_block)):
             outputs[j] = result

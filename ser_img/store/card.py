@@ -141,7 +141,9 @@ def _architecture(head: str, info: dict) -> str:
         blocks = " and ".join(str(b) for b in rendering["whisper_blocks"])
         sources.append(f"Whisper tiny.en's encoder (OpenAI, MIT; SYSTRAN's CTranslate2 conversion, ported to NumPy "
                        f"by ser-img's tools/convert_whisper_tiny.py): mean and standard deviation over time of its "
-                       f"transformer block{'s' * (len(rendering['whisper_blocks']) > 1)} {blocks}")
+                       f"transformer block{'s' * (len(rendering['whisper_blocks']) > 1)} {blocks}"
+                       + (", run in int8 by LiteRT (tools/convert_whisper_lite.py)"
+                          if rendering.get("whisper_precision") == "int8" else ""))
     levelled = (f"brought to an active speech level of {rendering['level_dbfs']:g} dBFS (ITU-T P.56's method, "
                 "up or down, so that no member reads the recording's level) and " if rendering.get("level_dbfs") else "")
     text = ("Audio is mixed to mono, resampled, trimmed of leading and trailing silence once, " + levelled +

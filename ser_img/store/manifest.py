@@ -45,7 +45,7 @@ def extractor_files(settings: RenderSettings) -> dict[str, str]:
     they ship in the package, and a model must find exactly those it was trained with, on
     this machine and on every cluster worker."""
     return {f"{path.parent.name}/{path.name}": sha256_file(path)
-            for extractor in active_extractors(settings) for path in extractor.files}
+            for extractor in active_extractors(settings) for path in extractor.files(settings)}
 
 
 def check_extractor_files(model_dir: Path, description: dict, settings: RenderSettings) -> None:

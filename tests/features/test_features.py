@@ -111,6 +111,27 @@ def test_settings_of_renders_before_levelling_and_whisper_read_as_they_were():
         RenderSettings(whisper_blocks=(5,))
 
 
+def test_whisper_precision_is_a_render_setting_that_older_models_read_as_float32():
+    """Models and renders made before Whisper ran in int8 keep their float32 encoder (and
+    their fingerprint); new ones record int8 and its file in the model's checksums."""
+    from ser_img.features import whisper
+    from ser_img.store.manifest import extractor_files
+
+    new = RenderSettings()
+    assert new.whisper_precision == "int8" and new.to_dict()["whisper_precision"] == "int8"
+    old = {k: v for k, v in new.to_dict().items() if k != "whisper_precision"}
+    read = RenderSettings.from_dict(old)
+    assert read.whisper_precision == "float32" and read.to_dict() == old
+    assert f"encoders/{whisper.LITE_WEIGHTS.name}" in extractor_files(new)
+    assert f"encoders/{whisper.WEIGHTS.name}" not in extractor_files(new)
+    assert f"encoders/{whisper.WEIGHTS.name}" in extractor_files(read)
+    with pytest.raises(UsageError, match="block 4"):
+        RenderSettings(whisper_blocks=(2, 4))
+    with pytest.raises(UsageError, match="precision"):
+        RenderSettings(whisper_precision="float16")
+    assert RenderSettings(whisper_blocks=(2, 4), whisper_precision="float32").whisper_blocks == (2, 4)
+
+
 def json_round_trip(values: dict) -> dict:
     import json
 

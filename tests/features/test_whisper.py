@@ -154,3 +154,45 @@ def test_gelu_gives_the_same_values_chunk_by_chunk_as_over_the_whole_array():
     np.testing.assert_array_equal(got, whisper_encoder._gelu(x.copy()))
     np.testing.assert_allclose(got[:, -5:], x[:, -5:] * 0.5 * (1 + np.vectorize(math.erf)(x[:, -5:] / np.sqrt(2))),
                                atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def lite():
+    return whisper_encoder.shared_lite_encoder()
+
+
+def test_int8_encoder_follows_the_float32_port_block_by_block(reference, encoder, lite):
+    """The LiteRT int8 conversion (tools/convert_whisper_lite.py) is the same network: each
+    block's outputs within quantisation noise of the NumPy port's (measured: at most 0.24
+    where outputs reach 7, correlation 0.997 or more), and in the right order (neighbouring
+    blocks differ by 3 or more)."""
+    mels = [reference[f"mel_{k}"] for k in CLIPS]
+    exact, quantised = encoder.block_outputs_batch(mels, 3), lite.block_outputs_batch(mels, 3)
+    for clip_exact, clip_quantised in zip(exact, quantised):
+        for block, (want, got) in enumerate(zip(clip_exact, clip_quantised), start=1):
+            assert got.shape == want.shape and got.dtype == np.float32
+            assert np.abs(got - want).max() < 0.4, block
+            assert np.corrcoef(got.ravel(), want.ravel())[0, 1] > 0.99, block
+
+
+def test_int8_features_do_not_depend_on_the_batch(reference):
+    """A clip's int8 vector is the same whatever it is scored with (each clip is its own call:
+    int8 activations are scaled over a call, so padding would move them)."""
+    clips = [reference[f"samples_{k}"] for k in CLIPS]
+    alone = np.stack([whisper_features(c, precision="int8") for c in clips])
+    together = whisper_features_batch(clips[::-1], batch_frames=10_000, precision="int8")[::-1]
+    np.testing.assert_array_equal(together, alone)
+    assert np.abs(alone - whisper_features_batch(clips)).max() < 0.2  # and near the float32 features
+
+
+def test_int8_has_no_block_4_and_no_other_precisions():
+    with pytest.raises(ValueError, match="block 4"):
+        whisper_features(np.zeros(1600, np.float32), blocks=(2, 4), precision="int8")
+    with pytest.raises(ValueError, match="precision"):
+        whisper_features(np.zeros(1600, np.float32), precision="float16")
+
+
+def test_int8_file_carries_its_origin():
+    origin = json.loads((whisper_encoder.WEIGHTS.parent / "ORIGIN-whisper-tiny-en.json").read_text())["int8_blocks"]
+    assert origin["file"] == whisper_encoder.LITE_WEIGHTS.name
+    assert hashlib.sha256(whisper_encoder.LITE_WEIGHTS.read_bytes()).hexdigest() == origin["sha256"]
