@@ -122,7 +122,7 @@ def test_model_refuses_other_encoder_weights_than_it_was_trained_with(encoder_mo
     np.savez(other, **arrays)
     import ser_img.features.extractors as features
 
-    changed = tuple(e if e.name != "enc" else type(e)(e.name, e.enabled, e.size, e.compute, (other,))
+    changed = tuple(e if e.name != "enc" else type(e)(e.name, e.enabled, e.size, e.compute, lambda settings: (other,))
                     for e in features.EXTRACTORS)
     monkeypatch.setattr(features, "EXTRACTORS", changed)
     with pytest.raises(ModelError, match="trained with encoders/ge2e_resemblyzer.npz"):

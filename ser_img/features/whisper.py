@@ -28,6 +28,7 @@ signal helpers live.
 from __future__ import annotations
 
 import functools
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -280,6 +281,7 @@ class LiteWhisperEncoder:
         named = {d["name"]: d["index"] for d in self._interpreter.get_output_details()}
         self._outputs = [named["Identity"], named["Identity_1"], named["Identity_2"]]
         self._frames_planned = 0
+        self._lock = threading.Lock()  # one interpreter, one caller at a time (the server's threads)
 
     def block_outputs_batch(self, mels: Sequence[np.ndarray], last_block: int = LITE_LAST_BLOCK) -> list[list[np.ndarray]]:
         """One clip a call: the int8 activations are scaled over everything in a call, so
@@ -287,7 +289,8 @@ class LiteWhisperEncoder:
         gives the same values whatever else is scored, and it is no slower."""
         if not 1 <= last_block <= LITE_LAST_BLOCK:
             raise ValueError(f"the int8 encoder has blocks 1..{LITE_LAST_BLOCK}, not {last_block}")
-        return [self._one(np.asarray(mel, np.float32), last_block) for mel in mels]
+        with self._lock:
+            return [self._one(np.asarray(mel, np.float32), last_block) for mel in mels]
 
     def _one(self, mel: np.ndarray, last_block: int) -> list[np.ndarray]:
         if len(mel) != self._frames_planned:  # a new plan only when the length changes

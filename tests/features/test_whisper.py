@@ -196,3 +196,16 @@ def test_int8_file_carries_its_origin():
     origin = json.loads((whisper_encoder.WEIGHTS.parent / "ORIGIN-whisper-tiny-en.json").read_text())["int8_blocks"]
     assert origin["file"] == whisper_encoder.LITE_WEIGHTS.name
     assert hashlib.sha256(whisper_encoder.LITE_WEIGHTS.read_bytes()).hexdigest() == origin["sha256"]
+
+
+def test_int8_encoder_answers_threads_one_at_a_time(reference):
+    """The server scores requests in threads; one LiteRT interpreter serves them in turn
+    (without its lock, parallel calls failed or mixed clips up)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    clips = [reference[f"samples_{k}"] for k in CLIPS] * 4
+    alone = [whisper_features(c, precision="int8") for c in clips]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda c: whisper_features(c, precision="int8"), clips))
+    for one, other in zip(alone, together):
+        np.testing.assert_array_equal(one, other)
