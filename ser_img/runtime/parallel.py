@@ -63,5 +63,10 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
         return
     processes = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
+    processes += [p for p in (getattr(pool, "_processes", None) or {}).values() if p not in processes]
     for process in processes:
         process.terminate()
+    for process in processes:  # one seen alive 10 s after SIGTERM once in CI: then SIGKILL
+        process.join(timeout=1.0)
+        if process.is_alive():
+            process.kill()
