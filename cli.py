@@ -131,11 +131,14 @@ def render(sources, out_dir, speaker_from, force, workers, size, window, functio
 @click.option("--members", default=",".join(_TRAIN_DEFAULTS.members), show_default=True,
               help=f"Members the stack trains, comma-separated, from {', '.join(_HEADS[:-1])}; those it gives "
                    "weight 0 are not saved.")
+@click.option("--keep-cnns", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="A model trained on the same --images and --folds: keep its CNNs and heads on them, refit the "
+                   "rest (minutes, not an hour: after a change only the others read, e.g. Whisper's precision).")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @log_options
 @errors_for_people
-def train(images_dirs, head, out_dir, epochs, folds, seed, members, force, as_json):
+def train(images_dirs, head, out_dir, epochs, folds, seed, members, keep_cnns, force, as_json):
     """Train the members and their stack with speaker-grouped out-of-fold stacking.
 
     Several --images folders are several corpora: folds stay grouped by speaker across
@@ -148,13 +151,14 @@ def train(images_dirs, head, out_dir, epochs, folds, seed, members, force, as_js
       ser-img train --images data/ravdess --images data/nemo --images data/emovo
       ser-img train --head xgb --epochs 10
     """
-    require_tensorflow()
+    if not keep_cnns:  # the kept CNNs run in LiteRT
+        require_tensorflow()
     from pipelines.train import train as train_model
 
     chosen = tuple(name.strip() for name in members.split(",") if name.strip())
     report = train_model(list(images_dirs), head, out_dir,
                          _train_settings(epochs, seed=seed, max_folds=folds, members=chosen),
-                         force=force, progress=progress)
+                         force=force, progress=progress, keep_cnns=keep_cnns)
     if as_json:
         click.echo(json.dumps({"model": str(report.model_dir), **report.metrics}, indent=2))
     else:

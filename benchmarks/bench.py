@@ -166,8 +166,10 @@ def table(results: dict) -> str:
         lines.append(_row("cold `ser-img predict FILE` (median of 3)", f"{r['predict_s']} s",
                           f"`import tensorflow` {r['import_tensorflow_s']} s", f"{r['ratio']}x"))
     if r := results.get("train"):
-        lines.append(_row(f"`ser-img train` ({r['clips']} clips, {r['folds']} folds x {r['epochs']} epochs)",
-                          f"{r['seconds']} s", "target <= 3600 s (issue 23)", "", r["peak_rss_mib"]))
+        kept = r.get("cnns_from")
+        what = (f"`ser-img train --keep-cnns` ({r['clips']} clips, {r['folds']} folds; {kept}'s CNNs kept)" if kept
+                else f"`ser-img train` ({r['clips']} clips, {r['folds']} folds x {r['epochs']} epochs)")
+        lines.append(_row(what, f"{r['seconds']} s", "target <= 3600 s (issue 23)", "", r["peak_rss_mib"]))
     return "\n".join(lines) + "\n"
 
 
@@ -205,6 +207,7 @@ def main() -> None:
         results["train"] = {"seconds": metrics.get("train_seconds"), "folds": description["n_folds"],
                             "epochs": description["train_settings"]["cnn"]["epochs"],
                             "clips": description["n_clips"], "peak_rss_mib": "not measured",
+                            "cnns_from": description.get("cnns_from"),
                             "from": "the model's metrics.json"}
     save_results("bench", results, table(results))
 

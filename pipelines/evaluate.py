@@ -52,7 +52,7 @@ def warning_summary(judged: list, truth: list[str]) -> dict:
 @dataclass
 class EvaluateReport:
     model_dir: Path
-    model_name: str  # `ravdess-corpora-stack (shipped)`, or the model's path
+    model_name: str  # `ravdess-corpora-stack-int8 (shipped)`, or the model's path
     report: dict
     out_dir: Path
     failures: list[tuple[str, str]] = field(default_factory=list)

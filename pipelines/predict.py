@@ -50,7 +50,7 @@ class PredictReport:
 
     @property
     def model_name(self) -> str:
-        """The model as people should read it: `ravdess-corpora-stack (shipped)`, or its path."""
+        """The model as people should read it: `ravdess-corpora-stack-int8 (shipped)`, or its path."""
         return describe_model_dir(self.model_dir)
 
     @property

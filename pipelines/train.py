@@ -45,6 +45,7 @@ from ser_img.ensemble.settings import TrainSettings
 from ser_img.features.spectrogram import encode_png
 
 from . import Progress, no_progress
+from .keep_cnns import kept_folds, kept_probabilities
 
 log = logging.getLogger("ser_img")
 LITE_TOLERANCE = 1e-4  # largest difference in any probability between LiteRT and Keras
@@ -64,8 +65,10 @@ def default_model_dir(head: str, artifacts: Path = Path("artifacts")) -> Path:
 
 def train(images_dirs, head: str = "stack", out_dir: Path | None = None,
           settings: TrainSettings = TrainSettings(), force: bool = False,
-          progress: Progress = no_progress) -> TrainReport:
-    """Train on one rendered folder or several (one corpus each, named after its folder)."""
+          progress: Progress = no_progress, keep_cnns: Path | None = None) -> TrainReport:
+    """Train on one rendered folder or several (one corpus each, named after its folder);
+    `keep_cnns`: a model trained on the same folders whose CNNs, and heads on them, are kept
+    (pipelines.keep_cnns)."""
     if head not in HEADS:
         raise UsageError(f"unknown head {head!r}; choose from {', '.join(HEADS)}")
     images_dirs = [images_dirs] if isinstance(images_dirs, (str, Path)) else list(images_dirs)
@@ -82,7 +85,11 @@ def train(images_dirs, head: str = "stack", out_dir: Path | None = None,
              f" ({data.unlabelled} unlabelled clips left out)" if data.unlabelled else "")
 
     members = members_for(head, feature_blocks(data.settings), settings.members)
-    fold_models, oof = _fold_pipelines(data, folds, members, settings, progress)
+    kept, donor = None, {}
+    if keep_cnns:
+        kept, settings, name = kept_folds(keep_cnns, data, folds, members, settings)
+        donor = {"cnns_from": name}
+    fold_models, oof = _fold_pipelines(data, folds, members, settings, progress, kept)
     stacker, stack_weights, temperature = None, {}, None
     if head == "stack":
         features, home = stack_features(list(oof.values())), home_rows(data)
@@ -104,7 +111,7 @@ def train(images_dirs, head: str = "stack", out_dir: Path | None = None,
     scores["train_seconds"] = round(seconds, 1)
     info = {"name": out_dir.name, "train_settings": settings.to_dict(), "n_clips": int(len(data.labels)),
             "speakers": sorted(set(data.speakers)), "corpora": _corpus_summary(data), "home_corpus": str(data.corpora[0]), "cv": scores["overall"][final],
-            "members": kept, "trained_members": members,
+            "members": kept, "trained_members": members, **donor,
             **({"stack_weights": stack_weights, "stack_temperature": temperature} if stack_weights else {})}
     rendering = _slim_settings(data.settings, kept)
     model = EmotionModel(head=head, render_settings=rendering, folds=fold_models, stacker=stacker, info=info)
@@ -166,26 +173,31 @@ def class_masks(labels: np.ndarray, corpora: np.ndarray) -> np.ndarray:
 
 
 def _fold_pipelines(data: LabelledImages, folds, members: list[str], settings: TrainSettings,
-                    progress: Progress) -> tuple[list[FoldModel], dict[str, np.ndarray]]:
+                    progress: Progress, kept: list[FoldModel] | None = None
+                    ) -> tuple[list[FoldModel], dict[str, np.ndarray]]:
     """Each fold's CNNs and members, and every member's out-of-fold probabilities.
 
     The fold's training speakers are split into `cnns_per_fold` parts; for each part a CNN
     learns from the other parts, and the embedding heads learn from that CNN's embeddings
     of the part it never heard (cross-fitting). The fold's CNN and each embedding head are
     the average over its parts. Members without a CNN in them learn from every training
-    speaker directly. Every member sees the corpus weights and class masks.
+    speaker directly. Every member sees the corpus weights and class masks. `kept`: each
+    fold's CNNs and heads from a model already trained, used as they are.
     """
     oof = {name: np.zeros((len(data.labels), N_CLASSES)) for name in members}
     weights = corpus_weights(data.labels, data.corpora, settings.corpus_weighting, settings.home_share)
     masks = class_masks(data.labels, data.corpora)
-    n_parts = settings.cnns_per_fold if CNN in members else 1
+    n_parts = settings.cnns_per_fold if CNN in members and not kept else 1
     fold_models: list[FoldModel] = []
     for step in progress(range(len(folds) * n_parts), len(folds) * n_parts, "training fold models"):
         k, p = divmod(step, n_parts)
         train_idx, test_idx = folds[k]
         if p == 0:
-            fold_models.append(FoldModel())
-        if CNN in members:
+            fold_models.append(kept[k] if kept else FoldModel())
+        if kept:
+            for name, probs in kept_probabilities(kept[k], data, test_idx, members).items():
+                oof[name][test_idx] = probs
+        elif CNN in members:
             if p == 0:
                 parts = _speaker_parts(train_idx, data.speakers, n_parts)
             _fit_cnn_part(fold_models[-1], data, parts, p, test_idx, members, settings, settings.seed + step,

@@ -120,7 +120,7 @@ def test_predict_without_a_model_uses_the_shipped_one(tmp_path, monkeypatch, cor
     monkeypatch.chdir(tmp_path)  # no ./artifacts here
     result = run("predict", corpus / "Actor_01", "--json")
     assert result.exit_code == 0, result.output
-    assert "model: ravdess-corpora-stack (shipped)" in result.stderr and "site-packages" not in result.stderr
+    assert "model: ravdess-corpora-stack-int8 (shipped)" in result.stderr and "site-packages" not in result.stderr
     records = json.loads(result.stdout)
     assert len(records) == 16 and all(abs(sum(r["probabilities"].values()) - 1) < 1e-6 for r in records)
 

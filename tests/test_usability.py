@@ -48,13 +48,14 @@ def test_quiet_prints_only_results_and_paths_are_checked_before_the_model_loads(
     assert unlabelled.exit_code == 2 and "no labelled clips" in unlabelled.stderr
 
 
-def test_a_run_where_every_file_fails_prints_no_table(tmp_path, corpus):
+def test_a_run_where_every_file_fails_prints_no_table(tmp_path, corpus, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no ./artifacts here: the shipped model
     (tmp_path / "notes.wav").write_text("not audio")
     result = run("-q", "predict", tmp_path / "notes.wav", corpus / "nothing.wav")
     assert result.exit_code == 1 and result.stdout == ""
     assert result.stderr.splitlines()[0] == "2 file(s) failed:"  # -q: no info line before it
     shown = run("predict", tmp_path / "notes.wav", tmp_path / "notes.wav")
-    assert "model: ravdess-corpora-stack (shipped)" in shown.stderr and "long recordings" not in shown.stderr
+    assert "model: ravdess-corpora-stack-int8 (shipped)" in shown.stderr and "long recordings" not in shown.stderr
 
 
 def test_serve_on_a_port_in_use_says_so_in_one_line(monkeypatch):

@@ -155,6 +155,9 @@ def _architecture(head: str, info: dict) -> str:
                  f"{cnn['epochs']} epochs) learns from the other parts, and the heads on its embeddings learn "
                  "from that part (cross-fitting: every training speaker reaches a head through a CNN that never "
                  "heard it). ")
+    if info.get("cnns_from"):
+        text += (f"The CNNs and the heads on their embeddings are model {info['cnns_from']}'s, kept fold by fold "
+                 "(`ser-img train --keep-cnns`); the other members and the stack were fitted anew on the same folds. ")
     text += "Members: " + "; ".join("`cnn`: the CNNs' own softmax" if m == CNN else f"`{m}`: {REGISTRY[m].about}"
                                     for m in members) + ". "
     if len(info.get("corpora") or {}) > 1:
