@@ -110,7 +110,7 @@ def test_changed_settings_empty_the_manifest_before_anything_is_rendered(tmp_pat
         raise KeyboardInterrupt
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("pipelines.render.render_clip", stop)
+        patch.setattr("pipelines.render.render_clips", stop)
         with pytest.raises(KeyboardInterrupt):
             render_folder([tmp_path / "audio"], tmp_path / "img", bigger, workers=1)
     assert seen == [(bigger, [])]
@@ -121,15 +121,16 @@ def test_interrupted_render_keeps_what_it_rendered(tmp_path, monkeypatch):
 
     for i in range(5):
         write(tmp_path / "audio" / f"c{i}.wav", tone(0.3), 16000)
-    real, calls = pipelines.render.render_clip, []
+    real, calls = pipelines.render.render_clips, []
 
-    def interrupt_the_third(*args):
-        calls.append(args)
-        if len(calls) == 3:
+    def interrupt_the_second_group(jobs):
+        calls.append(jobs)
+        if len(calls) == 2:
             raise KeyboardInterrupt
-        return real(*args)
+        return real(jobs)
 
-    monkeypatch.setattr(pipelines.render, "render_clip", interrupt_the_third)
+    monkeypatch.setattr(pipelines.render, "RENDER_GROUP", 2)  # groups c0 c1, c2 c3, c4
+    monkeypatch.setattr(pipelines.render, "render_clips", interrupt_the_second_group)
     with pytest.raises(KeyboardInterrupt):
         render_folder([tmp_path / "audio"], tmp_path / "img", TINY_RENDER, workers=1)
     assert sorted(Path(row.source).name for row in read_manifest(tmp_path / "img")) == ["c0.wav", "c1.wav"]

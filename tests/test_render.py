@@ -141,3 +141,33 @@ def test_mix_copies_differ_from_the_clean_render_repeat_and_train_with_it(corpus
     assert sum(not np.allclose(first[s], second[s], atol=1e-3) for s in first) >= 40
     both = load_corpora([images, tmp_path / "mix1"])
     assert set(both.corpora) == {images.name, "mix1"} and home_rows(both).all()
+
+
+def test_clips_rendered_as_a_group_equal_clips_rendered_alone_and_one_bad_spoils_none(tmp_path, monkeypatch):
+    import pipelines.render as render_module
+    from ser_img.errors import SerImgError
+    from ser_img.features.extractors import read_features, render_inputs
+    from tests.sounds import tone, write
+
+    for i, seconds in enumerate((0.6, 0.9, 1.2)):
+        write(tmp_path / "audio" / f"c{i}.wav", tone(seconds, freq=200.0 + 100 * i), 16000)
+    (tmp_path / "audio" / "notes.wav").write_text("not audio")
+    report = render_folder([tmp_path / "audio"], tmp_path / "img", TINY_RENDER, workers=1)  # one group of four
+    assert report.rendered == 3 and [s.split("/")[-1] for s, _ in report.failures] == ["notes.wav"]
+    for i in range(3):  # the group's batch gives each clip what rendering it alone gives
+        alone = render_inputs(load_audio(tmp_path / "audio" / f"c{i}.wav", 16000).samples, TINY_RENDER)
+        np.testing.assert_allclose(read_features(tmp_path / "img" / f"c{i}.png"), alone[1], atol=1e-5)
+        assert np.array_equal(read_png(tmp_path / "img" / f"c{i}.png"), alone[0])
+
+    def spoiled(signals, settings):
+        raise SerImgError("one clip spoils the batch")
+
+    def fails_for_the_middle_one(samples, settings):
+        if len(samples) == int(0.9 * 16000):
+            raise SerImgError("c1 cannot be rendered")
+        return render_inputs(samples, settings)
+
+    monkeypatch.setattr(render_module, "render_inputs_batch", spoiled)
+    monkeypatch.setattr(render_module, "render_inputs", fails_for_the_middle_one)
+    again = render_folder([tmp_path / "audio"], tmp_path / "again", TINY_RENDER, workers=1)
+    assert again.rendered == 2 and "c1 cannot be rendered" in {e for _, e in again.failures}

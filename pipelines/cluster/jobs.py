@@ -123,7 +123,8 @@ def _model_info(model_dir: Path) -> dict[str, str]:
 
 def render_on_cluster(sources: list[Path], out_dir: Path, settings: RenderSettings, scheduler: str,
                       force: bool = False, progress: Progress = no_progress) -> RenderReport:
-    """`render_folder` with each clip rendered by a worker; the client writes the manifest."""
+    """`render_folder` with each group of clips (`render.RENDER_GROUP`) rendered by a worker; the
+    client writes the manifest."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     first = find_audio(sources)[:1]
