@@ -61,12 +61,22 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
     if hasattr(pool, "terminate_workers"):
         pool.terminate_workers()
         return
-    processes = list((getattr(pool, "_processes", None) or {}).values())
+    # The dict itself, not a copy: the executor's manager thread shares it, and shutdown() lets go of it.
+    workers = getattr(pool, "_processes", None) or {}
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
-    processes += [p for p in (getattr(pool, "_processes", None) or {}).values() if p not in processes]
+    _end(list(workers.values()))
+    if manager is not None:
+        manager.join(timeout=2.0)  # it sees the pool broken and winds down
+    _end([p for p in list(workers.values()) if p.is_alive()])  # any it started meanwhile (seen twice in CI)
+
+
+def _end(processes: list) -> None:
+    """SIGTERM, then SIGKILL for any still alive a second later."""
     for process in processes:
         process.terminate()
-    for process in processes:  # one seen alive 10 s after SIGTERM once in CI: then SIGKILL
+    for process in processes:
         process.join(timeout=1.0)
         if process.is_alive():
             process.kill()
+            process.join(timeout=1.0)

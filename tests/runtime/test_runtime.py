@@ -42,15 +42,19 @@ def test_an_interrupted_worker_pool_ends_its_workers_without_waiting_for_their_j
     import multiprocessing
     import time
 
+    before = set(multiprocessing.active_children())
     with pytest.raises(KeyboardInterrupt):
         with worker_pool(2, lazy=True) as mapper:
             results = mapper(time.sleep, [60] * 6)
             time.sleep(1.0)  # the workers have started their first jobs
-            assert len(multiprocessing.active_children()) == 2
+            workers = set(multiprocessing.active_children()) - before
+            assert len(workers) == 2
             raise KeyboardInterrupt
-    for child in multiprocessing.active_children():
+    started = time.perf_counter()
+    assert not any(worker.is_alive() for worker in workers)  # ended by the pool, not by the join below
+    for child in set(multiprocessing.active_children()) - before:
         child.join(timeout=10)
-    assert not multiprocessing.active_children()
+    assert not set(multiprocessing.active_children()) - before and time.perf_counter() - started < 10
     with pytest.raises(Exception):  # what was queued is gone with the workers
         next(results)
 
