@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipelines.train import _chosen_stacker, _speaker_parts, class_masks, corpus_weights, home_rows  # noqa: E402
+from pipelines.train import _speaker_parts, class_masks, corpus_weights, nested_stack  # noqa: E402
 from ser_img.corpus.dataset import load_corpora  # noqa: E402
 from ser_img.ensemble.folds import speaker_folds  # noqa: E402
 from ser_img.ensemble.settings import TrainSettings  # noqa: E402
@@ -53,16 +53,6 @@ def mlp_oof(data, folds, model, reads, settings) -> np.ndarray:
     return oof
 
 
-def stacked(data, folds, members: list[np.ndarray], settings) -> np.ndarray:
-    features, home = stack_features(members), home_rows(data)
-    out = np.zeros((len(data.labels), N_CLASSES))
-    for train_idx, test_idx in folds:
-        stacker, _, _ = _chosen_stacker(features[train_idx], data.labels[train_idx], data.corpora[train_idx],
-                                        home[train_idx], len(members), settings)
-        out[test_idx] = stacker.predict_proba(features[test_idx])
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("images", type=Path)
@@ -80,7 +70,7 @@ def main() -> None:
         mlp = mlp_oof(data, folds, model, reads, settings)
         if reads == ("desc", "enc"):
             print(f"  refit against shipped MLP: max difference {np.abs(mlp - shipped_mlp).max():.2g}", file=sys.stderr)
-        stack = stacked(data, folds, [mlp, whisper], settings)
+        stack = nested_stack(stack_features([mlp, whisper]), data, folds, 2, settings)
         pooled, home = summary(data.labels, stack), summary(data.labels[ravdess], stack[ravdess])
         print(f"| {name} | {np.mean(mlp.argmax(1) == data.labels):.1%} | {pooled['accuracy']:.2%} | "
               f"{pooled['log_loss']:.3f} | {home['accuracy']:.1%} | {pooled['ece']:.3f} |", flush=True)

@@ -92,13 +92,10 @@ def train(images_dirs, head: str = "stack", out_dir: Path | None = None,
     fold_models, oof = _fold_pipelines(data, folds, members, settings, progress, kept)
     stacker, stack_weights, temperature = None, {}, None
     if head == "stack":
-        features, home = stack_features(list(oof.values())), home_rows(data)
-        oof["stack"] = np.zeros((len(data.labels), N_CLASSES))
-        for train_idx, test_idx in folds:
-            fold_stacker, _, _ = _chosen_stacker(features[train_idx], data.labels[train_idx], data.corpora[train_idx],
-                                                 home[train_idx], len(members), settings)
-            oof["stack"][test_idx] = fold_stacker.predict_proba(features[test_idx])
-        _, weights, temperature = _chosen_stacker(features, data.labels, data.corpora, home, len(members), settings)
+        features = stack_features(list(oof.values()))
+        oof["stack"] = nested_stack(features, data, folds, len(members), settings)
+        _, weights, temperature = _chosen_stacker(features, data.labels, data.corpora, home_rows(data), len(members),
+                                                  settings)
         stack_weights = dict(zip(members, weights))
         fold_models, kept = _weighted_only(fold_models, stack_weights)
         stacker = weighted_vote(np.array([stack_weights[m] for m in kept], float) / sum(weights) / temperature)
@@ -293,6 +290,19 @@ def _speaker_parts(train_idx: np.ndarray, speakers: list[str], n_parts: int) -> 
         raise UsageError(f"training needs at least {n_parts + 1} speakers (one held out per fold, and "
                          f"{n_parts} more to cross-fit the CNNs and their heads)")
     return [train_idx[test] for _, test in speaker_folds(fold_speakers, max_folds=n_parts)]
+
+
+def nested_stack(features: np.ndarray, data: LabelledImages, folds, n_members: int,
+                 settings: TrainSettings) -> np.ndarray:
+    """The stack's own out-of-fold probabilities (`features`: the members' out-of-fold ones,
+    side by side): each fold's clips combined by a stack chosen on the other folds only."""
+    home = home_rows(data)
+    out = np.zeros((len(data.labels), N_CLASSES))
+    for train_idx, test_idx in folds:
+        stacker, _, _ = _chosen_stacker(features[train_idx], data.labels[train_idx], data.corpora[train_idx],
+                                        home[train_idx], n_members, settings)
+        out[test_idx] = stacker.predict_proba(features[test_idx])
+    return out
 
 
 def _chosen_stacker(features: np.ndarray, labels: np.ndarray, corpora: np.ndarray, home: np.ndarray,

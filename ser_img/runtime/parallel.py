@@ -62,7 +62,8 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
         pool.terminate_workers()
         return
     # The dict itself, not a copy: the executor's manager thread shares it, and shutdown() lets go of it.
-    workers = getattr(pool, "_processes", None) or {}
+    workers = getattr(pool, "_processes", None)
+    workers = {} if workers is None else workers
     manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     _end(list(workers.values()))
