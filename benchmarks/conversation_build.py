@@ -147,18 +147,20 @@ def place_turns(speech: list[np.ndarray], rng: np.random.Generator) -> list[tupl
     return spans
 
 
-def mix(speech: list[np.ndarray], spans: list[tuple[int, int]], rng: np.random.Generator,
-        noise: float) -> np.ndarray:
-    """The turns summed in place over white noise of RMS `noise`; peak at most 0.99."""
+def noise_and_scale(speech: list[np.ndarray], spans: list[tuple[int, int]], rng: np.random.Generator,
+                    noise: float) -> tuple[np.ndarray, float]:
+    """White noise of RMS `noise` under the whole conversation, and the gain that keeps the mix's
+    peak at most 0.99."""
     signal = rng.normal(0.0, noise, spans[-1][1] + int(EDGE_S * RATE))
+    mixed = signal.copy()
     for samples, (start, end) in zip(speech, spans):
-        signal[start:end] += samples
-    return (signal * min(1.0, 0.99 / np.abs(signal).max())).astype(np.float32)
+        mixed[start:end] += samples
+    return signal, min(1.0, 0.99 / np.abs(mixed).max())
 
 
-def build_conversation(corpus: str, clips: dict[str, list[Clip]], n_speakers: int, index: int,
-                       seed: int, snr_db: float = SNR_DB) -> tuple[np.ndarray, dict]:
-    """One conversation's audio and its description (reference turns included)."""
+def assemble(clips: dict[str, list[Clip]], n_speakers: int, index: int, seed: int, snr_db: float):
+    """One conversation's parts: the clips in order, their levelled speech, where each goes, the
+    noise under it all and the mix's gain."""
     rng = np.random.default_rng([seed, n_speakers, index])
     length_s = rng.uniform(*LENGTH_S)
     order, speech = pick_turns(clips, n_speakers, rng, length_s)
@@ -169,11 +171,30 @@ def build_conversation(corpus: str, clips: dict[str, list[Clip]], n_speakers: in
     spans = place_turns(speech, rng)
     keep = max(2, sum(1 for _, end in spans if end <= (length_s - EDGE_S) * RATE))
     order, speech, spans = order[:keep], speech[:keep], spans[:keep]
-    audio = mix(speech, spans, rng, noise)
+    return order, speech, spans, *noise_and_scale(speech, spans, rng, noise)
+
+
+def build_conversation(corpus: str, clips: dict[str, list[Clip]], n_speakers: int, index: int,
+                       seed: int, snr_db: float = SNR_DB) -> tuple[np.ndarray, dict]:
+    """One conversation's audio and its description (reference turns included)."""
+    order, speech, spans, noise, gain = assemble(clips, n_speakers, index, seed, snr_db)
+    audio = noise.copy()
+    for samples, (start, end) in zip(speech, spans):
+        audio[start:end] += samples
+    audio = (audio * gain).astype(np.float32)
     turns = [{"start": round(s / RATE, 4), "end": round(e / RATE, 4), "speaker": c.speaker, "label": c.label,
               "clip": c.path} for c, (s, e) in zip(order, spans)]
     return audio, {"format": FORMAT, "corpus": corpus, "n_speakers": n_speakers, "index": index, "seed": seed,
                    "sample_rate": RATE, "duration_s": round(len(audio) / RATE, 4), "snr_db": snr_db, "turns": turns}
+
+
+def solo_turns(info: dict, shared: Path = SHARED) -> list[np.ndarray]:
+    """Each turn of a built conversation as it would sound with nobody else speaking: its own
+    speech over its stretch of the conversation's noise, at the mix's gain (the clips alone in
+    the same noise and at the same level, for the emotion-per-turn comparison)."""
+    clips = by_speaker(corpus_clips(info["corpus"], shared))
+    _, speech, spans, noise, gain = assemble(clips, info["n_speakers"], info["index"], info["seed"], info["snr_db"])
+    return [((noise[start:end] + samples) * gain).astype(np.float32) for samples, (start, end) in zip(speech, spans)]
 
 
 def cached_conversation(cache: Path, corpus: str, clips: dict[str, list[Clip]], n_speakers: int, index: int,

@@ -32,6 +32,10 @@ Emotion per turn, truth being the clip's label, three ways on the same turns:
   mapping puts on the turn's speaker only (none: wrong), i.e. "who felt what" right on both counts.
 - cut turns: the reference turn cut from the conversation's audio (noise and overlaps in) and
   scored as an array: what perfect diarization would leave.
+And each turn's clip alone, twice: as recorded (`recognizer.predict(clip)`), and in the
+conversation's noise (its speech at its level in the conversation over its stretch of the same
+noise, nobody else speaking: `conversation_build.solo_turns`), so that what the conversation
+costs (finding turns and voices, overlaps) is told apart from what the noise costs.
 A clip alone that gets no judgement counts as wrong.
 
 Results: benchmarks/results/conversations.{md,json} (with another `--snr`, conversations_snrN;
@@ -50,7 +54,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 from common import RESULTS, describe_model, machine, save_results
-from conversation_build import CORPORA, RATE, SHARED, SNR_DB, build_all, with_gain
+from conversation_build import CORPORA, RATE, SHARED, SNR_DB, build_all, solo_turns, with_gain
 
 from ser_img import EmotionRecognizer
 from ser_img.conversation import speakers as voices
@@ -99,6 +103,12 @@ def score_cut_turns(recognizer: EmotionRecognizer, wav: Path, info: dict) -> lis
     audio, rate = soundfile.read(str(wav), dtype="float32")
     cuts = [audio[int(t["start"] * rate) : int(t["end"] * rate)] for t in info["turns"]]
     return [recognizer.predict(cut, sr=rate).label == t["label"] for cut, t in zip(cuts, info["turns"])]
+
+
+def score_solo_turns(recognizer: EmotionRecognizer, info: dict, shared: Path) -> list[bool]:
+    """Each turn's clip alone in the conversation's noise, at its level there."""
+    return [recognizer.predict(solo, sr=RATE).label == t["label"]
+            for solo, t in zip(solo_turns(info, shared), info["turns"])]
 
 
 def score_clips(recognizer: EmotionRecognizer, paths: Sequence[str]) -> tuple[dict[str, str | None], float]:
@@ -175,6 +185,7 @@ def summarise(rows: list[dict]) -> dict:
         "hyp_turns_per_turn": sum(r["hyp_turns"] for r in rows) / sum(len(r["turn_correct"]) for r in rows),
         "turn_accuracy": accuracy("turn_correct"), "attributed_accuracy": accuracy("attributed_correct"),
         "cut_accuracy": accuracy("cut_correct"), "alone_accuracy": accuracy("alone_correct"),
+        "solo_accuracy": accuracy("solo_correct"),
         "turns_unlabelled": sum(1 for r in rows for label in r["turn_labels"] if label is None),
         "turns_under_half_a_second": sum(1 for r in rows for seconds in r["turn_s"] if seconds < 0.5),
         "turn_s_mean": float(np.mean([seconds for r in rows for seconds in r["turn_s"]])),
@@ -253,27 +264,31 @@ def emotion_markdown(results: dict) -> list[str]:
     lines += ["", "What each turn felt (truth: the clip's label). In the conversation: the overlap-weighted mean "
               "probabilities of the timeline's segments over the reference turn, whoever they are given to; as "
               "their speaker's: only the segments of the speaker the DER maps onto the turn's (none: wrong). "
-              "Alone: each clip scored by itself (`predict(clip)`; target: within 10 points). Cut turns: the "
+              "Alone: each clip scored by itself (`predict(clip)`; target: within 10 points); in the same noise: "
+              "the clip's speech at its level in the conversation over its stretch of the same noise, nobody "
+              "else speaking (the conversation's cost without the noise's). Cut turns: the "
               "reference turn cut from the conversation, noise and overlaps in, scored as an array (what "
               "perfect diarization would leave).", "",
-              "| speakers | told | turns | in the conversation | as their speaker's | alone | difference | cut turns |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| speakers | told | turns | in the conversation | as their speaker's | alone | difference "
+              "| alone, same noise | difference | cut turns |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for told, by_count in results["by_count"].items():
         for n, x in by_count.items():
             difference = 100 * (x["turn_accuracy"] - x["alone_accuracy"])
+            in_noise = 100 * (x["turn_accuracy"] - x["solo_accuracy"])
             lines.append(f"| {n} | {told} | {x['turns']} | {pct(x['turn_accuracy'])} | "
                          f"{pct(x['attributed_accuracy'])} | {pct(x['alone_accuracy'])} | {difference:+.1f} | "
-                         f"{pct(x['cut_accuracy'])} |")
+                         f"{pct(x['solo_accuracy'])} | {in_noise:+.1f} | {pct(x['cut_accuracy'])} |")
     lines += ["", "By corpus (2, 3 and 4 speakers together):", "",
               "| corpus | told | conv. | DER mean | missed | false alarm | confusion | speakers found | "
-              "turns found per turn | in the conversation | cut turns | alone |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "turns found per turn | in the conversation | cut turns | alone, same noise | alone |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for told, by_corpus in results["by_corpus"].items():
         for corpus, x in by_corpus.items():
             lines.append(f"| {corpus} | {told} | {x['conversations']} | {pct(x['der_mean'])} | {pct(x['missed'])} | "
                          f"{pct(x['false_alarm'])} | {pct(x['confusion'])} | {x['speakers_found_mean']:.2f} | "
                          f"{x['hyp_turns_per_turn']:.2f} | {pct(x['turn_accuracy'])} | {pct(x['cut_accuracy'])} | "
-                         f"{pct(x['alone_accuracy'])} |")
+                         f"{pct(x['solo_accuracy'])} | {pct(x['alone_accuracy'])} |")
     return lines + ["", f"Real-time factor: wall time of `predict(conversation, speakers=...)` over the audio's "
                     f"length. Clips alone: {results['clips']} clips in {results['clips_wall_s']:.0f} s.", "",
                     "Every speaker here was in the shipped model's training data (it learnt from all the clips of "
@@ -291,14 +306,16 @@ def code_version() -> str:
     return git("rev-parse", "--short", "HEAD") + (" with uncommitted changes" if git("status", "--porcelain") else "")
 
 
-def score_all(recognizer: EmotionRecognizer, built: list[tuple[Path, dict]], alone: dict) -> dict[str, list[dict]]:
+def score_all(recognizer: EmotionRecognizer, built: list[tuple[Path, dict]], alone: dict,
+              shared: Path) -> dict[str, list[dict]]:
     rows: dict[str, list[dict]] = {"auto": [], "true count": []}
     for wav, info in built:
         truth = [t["label"] for t in info["turns"]]
         common = {"corpus": info["corpus"], "n_speakers": info["n_speakers"], "wav": str(wav),
                   "turn_s": [round(t["end"] - t["start"], 3) for t in info["turns"]],
                   "duration_s": info["duration_s"], "cut_correct": score_cut_turns(recognizer, wav, info),
-                  "alone_correct": [alone[t["clip"]] == label for t, label in zip(info["turns"], truth)]}
+                  "alone_correct": [alone[t["clip"]] == label for t, label in zip(info["turns"], truth)],
+                  "solo_correct": score_solo_turns(recognizer, info, shared)}
         for told, speakers in (("auto", "auto"), ("true count", info["n_speakers"])):
             rows[told].append({**common, **score_conversation(recognizer, wav, info, speakers)})
     return rows
@@ -339,7 +356,7 @@ def main() -> None:
         built = build_all(args.corpora.split(","), args.speakers, args.conversations, args.seed, args.snr,
                           args.cache, args.shared)
         alone, clips_wall = score_clips(recognizer, sorted({t["clip"] for _, info in built for t in info["turns"]}))
-        rows = score_all(recognizer, built, alone)
+        rows = score_all(recognizer, built, alone, args.shared)
         results.update({
             "conversations": len(built), "clips": len(alone), "clips_wall_s": clips_wall,
             "by_count": {told: groups(r, lambda row: row["n_speakers"]) for told, r in rows.items()},
