@@ -23,12 +23,6 @@ from ser_img.speech.segmenter import SpeechMask
 from ser_img.speech.windows import window_spans
 
 IN_FLIGHT = 4  # batches of a conversation's windows rendered at once over the workers
-# Where one voice's turn touches another's (a change of speaker inside a stretch of speech, no
-# pause between), this much of each turn next to the change is left out of its emotion: the
-# change is only placed to within a piece (1.6 s), and both voices are heard there when they
-# overlap. Turns keep their place on the timeline. (docs/conversations.md has the measurement.)
-CHANGE_MARGIN_S = 0.5
-MIN_SCORED_S = 1.0  # ... unless less than this would be left of the turn's window
 PARALLEL_FROM_S = 120.0  # conversations at least this long are rendered on every core
 
 
@@ -66,13 +60,12 @@ def score_conversation(recognizer, source: Source, image: bool, explain: bool,
         tally = Tally(rate, image or explain)
         stage = part(advance, 0.5 / (2 if by_channel else 1))
         for channel in (range(2) if by_channel else [None]):
-            inner = [(t.start, t.end) for t in turns] if by_channel else _away_from_changes(turns, rate)
-            windows = [(w, t.speaker) for t, span in zip(turns, inner) if channel is None or t.speaker == channel
-                       for w in _turn_windows(recognizer, t, span, masks[t.speaker])]
-            clips = cut(stopping(open_blocks(channel), stage, rate), [w[3:] for w, _ in windows])
+            windows = [(w, t.speaker) for t in turns if channel is None or t.speaker == channel
+                       for w in _turn_windows(recognizer, t, masks[t.speaker])]
+            clips = cut(stopping(open_blocks(channel), stage, rate), [w[:2] for w, _ in windows])
             for group in batched(zip(windows, clips), WINDOW_BATCH * IN_FLIGHT):
                 found = [_Clip(start, end, samples, speaker, weight)
-                         for ((start, end, weight, *_), speaker), samples in group]
+                         for ((start, end, weight), speaker), samples in group]
                 batches = [found[i : i + WINDOW_BATCH] for i in range(0, len(found), WINDOW_BATCH)]
                 rendered = mapper(_render_batch, [([c.samples for c in b], recognizer.settings) for b in batches])
                 for clips_part, prepared in zip(batches, rendered):
@@ -119,33 +112,14 @@ def find_speech(recognizer, blocks, advance) -> SpeechMask:
     return mask
 
 
-def _away_from_changes(turns: list, rate: int) -> list[tuple[int, int]]:
-    """Each turn's span less CHANGE_MARGIN_S at each end that touches another voice's turn."""
-    margin = int(CHANGE_MARGIN_S * rate)
-    spans = []
-    for k, turn in enumerate(turns):
-        after = k > 0 and turns[k - 1].end >= turn.start and turns[k - 1].speaker != turn.speaker
-        before = k + 1 < len(turns) and turns[k + 1].start <= turn.end and turns[k + 1].speaker != turn.speaker
-        spans.append((turn.start + margin * after, turn.end - margin * before))
-    return spans
-
-
-def _turn_windows(recognizer, turn, inner: tuple[int, int], mask: SpeechMask) -> list[tuple[int, int, float, int, int]]:
-    """(start, end, seconds it stands for, start and end of the audio scored) of the windows a
-    turn is scored in: the whole turn when it is not long (`recognizer.is_long`), else the
-    windowing rule (ser_img.speech.windows); each scores its audio within `inner` (the turn
-    away from changes of speaker) when MIN_SCORED_S of it is left there. Windows with too
-    little speech to judge are left out."""
+def _turn_windows(recognizer, turn, mask: SpeechMask) -> list[tuple[int, int, float]]:
+    """(start, end, seconds it stands for) of the windows a turn is scored in: the whole turn
+    when it is not long (`recognizer.is_long`), else the windowing rule (ser_img.speech.windows);
+    windows with too little speech to judge are left out."""
     rate = recognizer.sample_rate
     window, hop = recognizer.window_samples()
     if not recognizer.is_long((turn.end - turn.start) / rate):
         spans = [(turn.start, turn.end, (turn.end - turn.start) / rate)]
     else:
         spans = [(s, e, min(hop, e - s) / rate) for s, e in window_spans(turn.start, turn.end, window, hop, hop)]
-    found = []
-    for start, end, weight in spans:
-        scored = (max(start, inner[0]), min(end, inner[1]))
-        scored = scored if scored[1] - scored[0] >= MIN_SCORED_S * rate else (start, end)
-        if mask.seconds(*scored) >= recognizer.options.min_speech_s:
-            found.append((start, end, weight, *scored))
-    return found
+    return [s for s in spans if mask.seconds(s[0], s[1]) >= recognizer.options.min_speech_s]
