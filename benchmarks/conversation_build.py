@@ -147,20 +147,25 @@ def place_turns(speech: list[np.ndarray], rng: np.random.Generator) -> list[tupl
     return spans
 
 
-def noise_and_scale(speech: list[np.ndarray], spans: list[tuple[int, int]], rng: np.random.Generator,
-                    noise: float) -> tuple[np.ndarray, float]:
-    """White noise of RMS `noise` under the whole conversation, and the gain that keeps the mix's
-    peak at most 0.99."""
+def noise_and_mix(speech: list[np.ndarray], spans: list[tuple[int, int]], rng: np.random.Generator,
+                  noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """White noise of RMS `noise` under the whole conversation, and the turns summed in place
+    over it (float64, before `peak_gain`)."""
     signal = rng.normal(0.0, noise, spans[-1][1] + int(EDGE_S * RATE))
     mixed = signal.copy()
     for samples, (start, end) in zip(speech, spans):
         mixed[start:end] += samples
-    return signal, min(1.0, 0.99 / np.abs(mixed).max())
+    return signal, mixed
+
+
+def peak_gain(mixed: np.ndarray) -> float:
+    """The gain that keeps the mix's peak at most 0.99."""
+    return min(1.0, 0.99 / np.abs(mixed).max())
 
 
 def assemble(clips: dict[str, list[Clip]], n_speakers: int, index: int, seed: int, snr_db: float):
     """One conversation's parts: the clips in order, their levelled speech, where each goes, the
-    noise under it all and the mix's gain."""
+    noise under it all and the turns mixed over it (`noise_and_mix`)."""
     rng = np.random.default_rng([seed, n_speakers, index])
     length_s = rng.uniform(*LENGTH_S)
     order, speech = pick_turns(clips, n_speakers, rng, length_s)
@@ -171,17 +176,14 @@ def assemble(clips: dict[str, list[Clip]], n_speakers: int, index: int, seed: in
     spans = place_turns(speech, rng)
     keep = max(2, sum(1 for _, end in spans if end <= (length_s - EDGE_S) * RATE))
     order, speech, spans = order[:keep], speech[:keep], spans[:keep]
-    return order, speech, spans, *noise_and_scale(speech, spans, rng, noise)
+    return order, speech, spans, *noise_and_mix(speech, spans, rng, noise)
 
 
 def build_conversation(corpus: str, clips: dict[str, list[Clip]], n_speakers: int, index: int,
                        seed: int, snr_db: float = SNR_DB) -> tuple[np.ndarray, dict]:
     """One conversation's audio and its description (reference turns included)."""
-    order, speech, spans, noise, gain = assemble(clips, n_speakers, index, seed, snr_db)
-    audio = noise.copy()
-    for samples, (start, end) in zip(speech, spans):
-        audio[start:end] += samples
-    audio = (audio * gain).astype(np.float32)
+    order, _, spans, _, mixed = assemble(clips, n_speakers, index, seed, snr_db)
+    audio = (mixed * peak_gain(mixed)).astype(np.float32)
     turns = [{"start": round(s / RATE, 4), "end": round(e / RATE, 4), "speaker": c.speaker, "label": c.label,
               "clip": c.path} for c, (s, e) in zip(order, spans)]
     return audio, {"format": FORMAT, "corpus": corpus, "n_speakers": n_speakers, "index": index, "seed": seed,
@@ -193,7 +195,8 @@ def solo_turns(info: dict, shared: Path = SHARED) -> list[np.ndarray]:
     speech over its stretch of the conversation's noise, at the mix's gain (the clips alone in
     the same noise and at the same level, for the emotion-per-turn comparison)."""
     clips = by_speaker(corpus_clips(info["corpus"], shared))
-    _, speech, spans, noise, gain = assemble(clips, info["n_speakers"], info["index"], info["seed"], info["snr_db"])
+    _, speech, spans, noise, mixed = assemble(clips, info["n_speakers"], info["index"], info["seed"], info["snr_db"])
+    gain = peak_gain(mixed)
     return [((noise[start:end] + samples) * gain).astype(np.float32) for samples, (start, end) in zip(speech, spans)]
 
 
