@@ -20,11 +20,10 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from diarization_choice import RATE, labels_of, unit  # noqa: E402
-from speaker_nap import rows_of  # noqa: E402
+from diarization_choice import unit  # noqa: E402
+from speaker_nap import counted, rows_of  # noqa: E402
 
-from ser_img.conversation import clustering, speakers  # noqa: E402
-from ser_img.conversation.der import diarization_error  # noqa: E402
+from ser_img.conversation import clustering  # noqa: E402
 
 
 def projection(rows: list[dict], dims: int) -> LinearDiscriminantAnalysis:
@@ -36,18 +35,12 @@ def projection(rows: list[dict], dims: int) -> LinearDiscriminantAnalysis:
 def scored(rows: list[dict], learn_from: list[dict], dims: int, merge: float) -> tuple[float, float]:
     """(count right over every conversation, mean DER over those of 2-4 speakers)."""
     clustering.MERGE_COSINE = merge
-    right, errors = [], []
-    for corpus in sorted({r["corpus"] for r in rows}):
+
+    def method_for(corpus: str):
         lda = projection([r for r in learn_from if r["corpus"] != corpus], dims) if dims else None
-        method = lambda e, w, k: clustering.cluster(unit(lda.transform(e)) if lda else e, k, w)  # noqa: E731
-        for row in (r for r in rows if r["corpus"] == corpus):
-            labels = labels_of(row, method, None)
-            right.append(len(np.unique(labels)) == row["n"])
-            if row["n"] > 1:
-                turns = speakers.turns(row["pieces"], labels, RATE)
-                hyp = [(t.start / RATE, t.end / RATE, f"S{t.speaker}") for t in turns]
-                errors.append(diarization_error(row["reference"], hyp).rate)
-    return float(np.mean(right)), float(np.mean(errors))
+        return lambda e, w, k: clustering.cluster(unit(lda.transform(e)) if lda else e, k, w)
+
+    return counted(rows, method_for)[:2]
 
 
 def main() -> None:

@@ -23,11 +23,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from diarization_choice import RATE, labels_of, unit  # noqa: E402
-from speaker_nap import rows_of  # noqa: E402
+from diarization_choice import unit  # noqa: E402
+from speaker_nap import counted, rows_of  # noqa: E402
 
-from ser_img.conversation import clustering, speakers  # noqa: E402
-from ser_img.conversation.der import diarization_error  # noqa: E402
+from ser_img.conversation import clustering  # noqa: E402
 
 COHORT_SIZE = 3000
 
@@ -78,20 +77,8 @@ def method(cohort, top, threshold, extra):
 
 def scored(rows, cohort_rows, top, threshold, extra) -> tuple[float, float, float]:
     """(count right, mean DER over 2-4 speakers, mean found minus true)."""
-    right, errors, bias = [], [], []
-    for corpus in sorted({r["corpus"] for r in rows}):
-        cohort = cohort_of(cohort_rows, corpus, np.random.default_rng(0))
-        run = method(cohort, top, threshold, extra)
-        for row in (r for r in rows if r["corpus"] == corpus):
-            labels = labels_of(row, run, None)
-            found = len(np.unique(labels))
-            right.append(found == row["n"])
-            bias.append(found - row["n"])
-            if row["n"] > 1:
-                turns = speakers.turns(row["pieces"], labels, RATE)
-                hyp = [(t.start / RATE, t.end / RATE, f"S{t.speaker}") for t in turns]
-                errors.append(diarization_error(row["reference"], hyp).rate)
-    return float(np.mean(right)), float(np.mean(errors)), float(np.mean(bias))
+    return counted(rows, lambda corpus: method(cohort_of(cohort_rows, corpus, np.random.default_rng(0)),
+                                               top, threshold, extra))
 
 
 def main() -> None:
